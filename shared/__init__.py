@@ -1,0 +1,6 @@
+"""The shared building block every service stands on: the event bus and its plumbing.
+
+Envelope and event contract, topology as data, a confirmed publisher, a consumer
+runner, idempotency, stream replay, settings, metrics and the ops endpoints.
+Services import from here and never from each other.
+"""

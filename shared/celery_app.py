@@ -1,0 +1,65 @@
+"""Celery wired the Flask way (`celery_init_app`), configured for reliability.
+
+Task queues are private to a service (`<service>.tasks`) and are quorum queues on a
+topic exchange of the same name, which lets Celery's native delayed delivery carry
+retry countdowns without holding tasks in worker memory. A task is acked after it ran
+(`acks_late`), requeued if its worker dies (`reject_on_worker_lost`), published with
+confirms, one at a time per worker process (prefetch 1), JSON only.
+"""
+
+from __future__ import annotations
+
+from celery import Celery, Task
+from flask import Flask
+from kombu import Exchange, Queue
+
+from shared import topology
+
+
+def task_queue_name(service: str) -> str:
+    return f"{service}.tasks"
+
+
+def celery_init_app(app: Flask, service: str) -> Celery:
+    class FlaskTask(Task):
+        def __call__(self, *args: object, **kwargs: object) -> object:
+            with app.app_context():
+                return self.run(*args, **kwargs)
+
+    name = task_queue_name(service)
+    queue = Queue(
+        name,
+        Exchange(name, type="topic", durable=True),
+        routing_key=name,
+        queue_arguments={
+            "x-queue-type": "quorum",
+            "x-delivery-limit": topology.DELIVERY_LIMIT,
+            "x-dead-letter-exchange": topology.DEAD_LETTER_EXCHANGE,
+            "x-dead-letter-routing-key": service,
+        },
+    )
+    celery = Celery(app.name, task_cls=FlaskTask)
+    celery.conf.update(
+        broker_url=app.config["SETTINGS"].amqp_url,
+        broker_connection_retry_on_startup=True,
+        broker_transport_options={"confirm_publish": True},
+        task_queues=[queue],
+        task_default_queue=name,
+        task_default_exchange=name,
+        task_default_exchange_type="topic",
+        task_default_routing_key=name,
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        task_ignore_result=True,
+        task_serializer="json",
+        accept_content=["json"],
+        worker_prefetch_multiplier=1,
+        worker_detect_quorum_queues=True,
+        worker_hijack_root_logger=False,
+        worker_send_task_events=True,
+        task_send_sent_event=True,
+    )
+    celery.conf.update(app.config.get("CELERY", {}))
+    celery.set_default()
+    app.extensions["celery"] = celery
+    return celery

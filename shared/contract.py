@@ -1,0 +1,82 @@
+"""The public event contract: each event type and the pydantic model of its `data`.
+
+This is the one place producers and consumers agree on. Names are past tense;
+payloads are light and correlated by `order_id`. Consumers are tolerant readers:
+unknown extra fields are kept, not rejected, so producers can add fields safely.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field
+
+
+class EventData(BaseModel):
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+
+class OrderLine(EventData):
+    sku: str
+    qty: int = Field(gt=0)
+    unit_price_cents: int = Field(ge=0)
+
+
+class OrderPlaced(EventData):
+    order_id: str
+    customer_email: EmailStr
+    items: list[OrderLine] = Field(min_length=1)
+    total_cents: int = Field(ge=0)
+    currency: str
+    payment_token: str
+
+
+class PaymentAuthorized(EventData):
+    order_id: str
+    payment_id: str
+    amount_cents: int = Field(ge=0)
+    currency: str
+
+
+class PaymentDeclined(EventData):
+    order_id: str
+    payment_id: str
+    reason: str
+
+
+class OrderConfirmed(EventData):
+    order_id: str
+    customer_email: EmailStr
+    total_cents: int = Field(ge=0)
+
+
+class OrderCancelled(EventData):
+    order_id: str
+    customer_email: EmailStr
+    reason: str
+
+
+class NotificationSent(EventData):
+    order_id: str
+    notification_id: str
+    channel: str
+    recipient: str
+    template: str
+
+
+class ServiceHeartbeat(EventData):
+    """Announces a running process so the dashboard discovers services by itself."""
+
+    service: str
+    process: str
+    instance: str
+    queue: str | None = None
+
+
+EVENT_TYPES: dict[str, type[EventData]] = {
+    "order.placed": OrderPlaced,
+    "payment.authorized": PaymentAuthorized,
+    "payment.declined": PaymentDeclined,
+    "order.confirmed": OrderConfirmed,
+    "order.cancelled": OrderCancelled,
+    "notification.sent": NotificationSent,
+    "service.heartbeat": ServiceHeartbeat,
+}

@@ -1,0 +1,105 @@
+"""CloudEvents 1.0 envelope (structured JSON mode) around the typed event data.
+
+`new_event` validates before anything is sent; `decode` turns bytes from the wire
+into an `Event` or raises `InvalidEvent`, which the consumer sends to the DLQ at once.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import uuid
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, SerializeAsAny, ValidationError
+
+from shared.contract import EVENT_TYPES, EventData
+
+CONTENT_TYPE = "application/cloudevents+json"
+
+
+class InvalidEvent(ValueError):
+    """An event that can never be processed: unknown type, bad JSON or bad data."""
+
+
+class Event(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    specversion: Literal["1.0"] = "1.0"
+    id: str
+    source: str
+    type: str
+    time: datetime
+    subject: str | None = None
+    datacontenttype: Literal["application/json"] = "application/json"
+    data: SerializeAsAny[EventData]
+    correlationid: str
+    traceparent: str
+
+    def to_json(self) -> bytes:
+        return self.model_dump_json().encode()
+
+
+def new_traceparent(parent: str | None = None) -> str:
+    """W3C traceparent: keep the trace id of the cause, new span id for this hop."""
+    trace_id = parent.split("-")[1] if parent else secrets.token_hex(16)
+    return f"00-{trace_id}-{secrets.token_hex(8)}-01"
+
+
+def validate_data(event_type: str, data: EventData | dict[str, Any]) -> EventData:
+    model = EVENT_TYPES.get(event_type)
+    if model is None:
+        raise InvalidEvent(f"unknown event type {event_type!r}")
+    try:
+        if isinstance(data, model):
+            return data
+        raw = data.model_dump() if isinstance(data, BaseModel) else data
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        raise InvalidEvent(f"invalid data for {event_type}: {_summary(exc)}") from exc
+
+
+def new_event(
+    event_type: str,
+    data: EventData | dict[str, Any],
+    *,
+    source: str,
+    subject: str | None = None,
+    caused_by: Event | None = None,
+    correlation_id: str | None = None,
+    event_id: str | None = None,
+) -> Event:
+    """Build a validated event; `caused_by` carries correlation id and trace forward."""
+    valid = validate_data(event_type, data)
+    return Event(
+        id=event_id or str(uuid.uuid4()),
+        source=source,
+        type=event_type,
+        time=datetime.now(UTC),
+        subject=subject if subject is not None else getattr(valid, "order_id", None),
+        data=valid,
+        correlationid=(caused_by.correlationid if caused_by else None) or correlation_id or str(uuid.uuid4()),
+        traceparent=new_traceparent(caused_by.traceparent if caused_by else None),
+    )
+
+
+def decode(body: bytes) -> Event:
+    try:
+        raw = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InvalidEvent(f"body is not JSON: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise InvalidEvent("body is not a JSON object")
+    event_type = raw.get("type")
+    if not isinstance(event_type, str):
+        raise InvalidEvent("envelope field 'type' is missing")
+    raw["data"] = validate_data(event_type, raw.get("data") or {})
+    try:
+        return Event.model_validate(raw)
+    except ValidationError as exc:
+        raise InvalidEvent(f"invalid envelope: {_summary(exc)}") from exc
+
+
+def _summary(exc: ValidationError) -> str:
+    return "; ".join(f"{'.'.join(map(str, err['loc'])) or '<root>'}: {err['msg']}" for err in exc.errors())

@@ -1,0 +1,66 @@
+"""JSON logs that carry the event id and correlation id of the work in hand."""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import logging
+import os
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+from pythonjsonlogger.json import JsonFormatter
+
+_context: contextvars.ContextVar[dict[str, str] | None] = contextvars.ContextVar("log_context", default=None)
+
+
+@contextlib.contextmanager
+def log_context(**fields: str | None) -> Iterator[None]:
+    token = _context.set({**(_context.get() or {}), **{k: v for k, v in fields.items() if v}})
+    try:
+        yield
+    finally:
+        _context.reset(token)
+
+
+def event_context(event: Any) -> contextlib.AbstractContextManager[None]:
+    return log_context(
+        event_id=event.id,
+        event_type=event.type,
+        correlation_id=event.correlationid,
+        order_id=event.subject,
+    )
+
+
+class _ContextFilter(logging.Filter):
+    def __init__(self, service: str, process: str) -> None:
+        super().__init__()
+        self.service = service
+        self.process = process
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.service = self.service
+        record.process_type = self.process
+        for key, value in (_context.get() or {}).items():
+            setattr(record, key, value)
+        return True
+
+
+def configure_logging(service: str, process: str) -> None:
+    """JSON lines on stdout; LOG_FORMAT=text for a human at a terminal."""
+    handler = logging.StreamHandler(sys.stdout)
+    if os.environ.get("LOG_FORMAT", "json") == "json":
+        handler.setFormatter(
+            JsonFormatter(
+                "%(asctime)s %(levelname)s %(name)s %(message)s",
+                rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
+            )
+        )
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(_ContextFilter(service, process))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(os.environ.get("LOG_LEVEL", "INFO"))
+    logging.getLogger("pika").setLevel(logging.WARNING)

@@ -1,0 +1,66 @@
+"""Read the `shop.events.log` stream: history first, then live, in publish order.
+
+A stream is consumed over AMQP 0-9-1 with a prefetch and manual acks (acks only grant
+credit; nothing is removed), starting at `x-stream-offset`: "first", "last", "next",
+an offset number or a timestamp.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from typing import Any
+
+import pika
+
+from shared import topology
+from shared.envelope import Event, InvalidEvent, decode
+
+log = logging.getLogger(__name__)
+
+Offset = str | int | datetime
+
+
+def read_log(
+    amqp_url: str,
+    start: Offset = "first",
+    *,
+    idle_timeout_s: float | None = 1.0,
+    should_stop: Callable[[], bool] = lambda: False,
+    prefetch: int = 500,
+) -> Iterator[tuple[int, Event]]:
+    """Yield (offset, event) from `start`; stop after `idle_timeout_s` without a message
+    (None: follow live until `should_stop()`). Undecodable entries are logged and skipped:
+    the log is history, not a work queue.
+    """
+    connection = pika.BlockingConnection(pika.URLParameters(amqp_url))
+    try:
+        channel = connection.channel()
+        topology.declare(channel, topology.shared_topology())
+        channel.basic_qos(prefetch_count=prefetch)
+        offset: Any = start
+        if isinstance(start, datetime):
+            offset = start  # pika encodes datetimes as AMQP timestamps
+        for method, props, body in channel.consume(
+            topology.EVENT_LOG,
+            arguments={"x-stream-offset": offset},
+            inactivity_timeout=idle_timeout_s if idle_timeout_s is not None else 0.5,
+        ):
+            if method is None:
+                if idle_timeout_s is not None or should_stop():
+                    break
+                continue
+            channel.basic_ack(method.delivery_tag)
+            try:
+                event = decode(body)
+            except InvalidEvent as exc:
+                log.warning("skipping undecodable log entry: %s", exc)
+                continue
+            yield int((props.headers or {}).get("x-stream-offset", -1)), event
+            if should_stop():
+                break
+        channel.cancel()
+    finally:
+        if connection.is_open:
+            connection.close()

@@ -1,0 +1,49 @@
+"""One RabbitMQ vhost and one Redis key prefix per test run, removed afterwards."""
+
+from __future__ import annotations
+
+import subprocess
+import uuid
+from dataclasses import dataclass
+from urllib.parse import quote
+
+import redis
+
+BROKER_HOST = "127.0.0.1:5672"
+REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+@dataclass(frozen=True)
+class Sandbox:
+    vhost: str
+    redis_prefix: str
+
+    @property
+    def amqp_url(self) -> str:
+        return f"amqp://guest:guest@{BROKER_HOST}/{quote(self.vhost, safe='')}"
+
+    def env(self) -> dict[str, str]:
+        """What a service process needs to live inside this sandbox."""
+        return {"AMQP_URL": self.amqp_url, "REDIS_URL": REDIS_URL, "REDIS_PREFIX": self.redis_prefix}
+
+
+def rabbitmqctl(*args: str) -> str:
+    return subprocess.run(
+        ["rabbitmqctl", "-q", *args], check=True, capture_output=True, text=True, timeout=60
+    ).stdout
+
+
+def create_sandbox(label: str = "t") -> Sandbox:
+    run_id = uuid.uuid4().hex[:8]
+    sandbox = Sandbox(vhost=f"{label}-{run_id}", redis_prefix=f"{label}-{run_id}:")
+    rabbitmqctl("add_vhost", sandbox.vhost)
+    rabbitmqctl("set_permissions", "-p", sandbox.vhost, "guest", ".*", ".*", ".*")
+    return sandbox
+
+
+def destroy_sandbox(sandbox: Sandbox) -> None:
+    rabbitmqctl("delete_vhost", sandbox.vhost)
+    client = redis.Redis.from_url(REDIS_URL)
+    keys = list(client.scan_iter(f"{sandbox.redis_prefix}*", count=1000))
+    for start in range(0, len(keys), 1000):
+        client.delete(*keys[start : start + 1000])

@@ -1,0 +1,131 @@
+"""Run processes of the stack exactly as `make dev` does: the commands of infra/Procfile.
+
+Tests start only what they need, inside their sandbox (own vhost, Redis prefix and free
+ports), and every process is stopped at the end. Output goes to one log file per
+process under the test's tmp folder, printed when a test fails.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import requests
+
+from tests.support.isolation import Sandbox
+from tests.support.waiting import wait_until
+
+ROOT = Path(__file__).resolve().parents[2]
+PROCFILE = ROOT / "infra" / "Procfile"
+PORT_VARIABLES = (
+    "ORDERS_PORT",
+    "PAYMENTS_PORT",
+    "NOTIFICATIONS_PORT",
+    "DASHBOARD_PORT",
+    "LOYALTY_PORT",
+    "SMTP_SINK_PORT",
+    "SMTP_SINK_HTTP_PORT",
+)
+
+
+def procfile_commands(path: Path = PROCFILE) -> dict[str, str]:
+    commands = {}
+    for line in path.read_text().splitlines():
+        match = re.match(r"^([\w-]+):\s*(.+)$", line)
+        if match:
+            commands[match.group(1)] = match.group(2)
+    return commands
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Stack:
+    sandbox: Sandbox
+    log_dir: Path
+    extra_env: dict[str, str] = field(default_factory=dict)
+    processes: dict[str, list[subprocess.Popen]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.commands = procfile_commands()
+        self.ports = {name: str(free_port()) for name in PORT_VARIABLES}
+        venv_bin = str(Path(sys.executable).parent)
+        self.env = {
+            **os.environ,
+            "PATH": f"{venv_bin}:{os.environ.get('PATH', '')}",
+            "PYTHONPATH": str(ROOT),
+            "PYTHONUNBUFFERED": "1",
+            "LOG_FORMAT": "text",
+            **self.sandbox.env(),
+            **self.ports,
+            "SMTP_URL": f"smtp://127.0.0.1:{self.ports['SMTP_SINK_PORT']}",
+            **self.extra_env,
+        }
+
+    def url(self, service: str) -> str:
+        if service == "smtp-sink":
+            return f"http://127.0.0.1:{self.ports['SMTP_SINK_HTTP_PORT']}"
+        return f"http://127.0.0.1:{self.ports[service.upper() + '_PORT']}"
+
+    def start(self, name: str, replicas: int = 1, **env: str) -> None:
+        for _ in range(replicas):
+            index = len(self.processes.setdefault(name, []))
+            log = open(self.log_dir / f"{name}.{index}.log", "ab")  # noqa: SIM115 (owned by the child)
+            self.processes[name].append(
+                subprocess.Popen(
+                    self.commands[name],
+                    shell=True,
+                    cwd=ROOT,
+                    env={**self.env, **env},
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+            )
+
+    def wait_ready(self, service: str, timeout: float = 30) -> None:
+        def ready() -> bool:
+            try:
+                return requests.get(self.url(service) + "/readyz", timeout=1).status_code == 200
+            except requests.RequestException:
+                return False
+
+        wait_until(ready, timeout, 0.1, f"{service} /readyz")
+
+    def stop(self, name: str, sig: int = signal.SIGTERM, timeout: float = 30) -> list[int]:
+        """Stop every replica of a process type; returns their exit codes."""
+        procs = self.processes.pop(name, [])
+        for proc in procs:
+            if proc.poll() is None:
+                os.killpg(proc.pid, sig)
+        codes = []
+        for proc in procs:
+            try:
+                codes.append(proc.wait(timeout=timeout))
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                codes.append(proc.wait())
+        return codes
+
+    def kill(self, name: str) -> None:
+        self.stop(name, signal.SIGKILL)
+
+    def stop_all(self) -> None:
+        for name in list(self.processes):
+            self.stop(name)
+
+    def logs(self) -> str:
+        return "\n".join(
+            f"===== {path.name} =====\n{path.read_text(errors='replace')[-4000:]}"
+            for path in sorted(self.log_dir.glob("*.log"))
+        )
