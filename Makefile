@@ -1,4 +1,8 @@
 # The event-driven shop. `make help` lists the targets.
+#
+# Two modes, same targets: docker compose where a Docker engine answers (`docker info`),
+# otherwise local processes under supervisord (infra/dev.py). Force one with MODE=local or
+# MODE=compose. Both run the commands of infra/Procfile.
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
@@ -9,6 +13,16 @@ export PYTHONPATH := $(CURDIR)
 
 AMQP_HOST ?= 127.0.0.1
 REDIS_HOST ?= 127.0.0.1
+
+# Evaluated only by the targets that use it, so `make test` never asks Docker.
+MODE ?= $(shell docker info >/dev/null 2>&1 && echo compose || echo local)
+COMPOSE := docker compose
+DEV := $(BIN)/python -m infra.dev
+# In compose, SERVICE=payments means every payments-* service; SERVICE=payments-worker just that one.
+compose_services = $(shell $(COMPOSE) config --services | grep -xE '$(SERVICE)(-[a-z]+)?')
+# $(call by_mode,compose command,local command)
+by_mode = if [ "$(MODE)" = compose ]; then $(1); else $(2); fi
+require_service = $(if $(SERVICE),,$(error SERVICE is required, e.g. SERVICE=payments or SERVICE=payments-worker))
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -28,9 +42,49 @@ test: venv check-services ## Run the whole test suite (unit, integration, e2e) o
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 .PHONY: lint
-lint: venv ## Ruff lint and format check
+lint: venv ## Ruff lint and format check, hadolint on the Dockerfile
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/hadolint Dockerfile
+
+.PHONY: run
+run: ## Run the whole stack: docker compose up --build where Docker runs, else `make dev`
+	@if [ "$(MODE)" = compose ]; then \
+	  $(COMPOSE) up --build --detach --wait && $(COMPOSE) ps && \
+	  echo "UI http://localhost:8000  APIs :8001-8004  RabbitMQ http://localhost:15672  Flower http://localhost:5555  Mailpit http://localhost:8025"; \
+	else $(MAKE) --no-print-directory dev; fi
+
+.PHONY: dev
+dev: venv check-services ## Run the whole stack as local processes (supervisord) against local RabbitMQ/Redis
+	@$(DEV) up
+
+.PHONY: down
+down: ## Stop the whole stack
+	@$(call by_mode,$(COMPOSE) down,$(DEV) down)
+
+.PHONY: logs
+logs: ## Follow the logs of every process, prefixed by process name
+	@$(call by_mode,$(COMPOSE) logs --follow --tail 20,$(DEV) logs)
+
+.PHONY: ps
+ps: ## List the processes and their state
+	@$(call by_mode,$(COMPOSE) ps,$(DEV) ps)
+
+.PHONY: stop
+stop: ## Stop a service (SERVICE=payments) or one process type (SERVICE=payments-worker)
+	$(require_service)
+	@$(call by_mode,$(COMPOSE) stop $(compose_services),$(DEV) stop $(SERVICE))
+
+.PHONY: start
+start: ## Start again what `make stop SERVICE=x` stopped
+	$(require_service)
+	@$(call by_mode,$(COMPOSE) start $(compose_services),$(DEV) start $(SERVICE))
+
+.PHONY: scale
+scale: ## Run N replicas of a process type: SERVICE=notifications-worker N=4
+	$(require_service)
+	$(if $(N),,$(error N is required, e.g. N=4))
+	@$(call by_mode,$(COMPOSE) up --detach --no-deps --no-recreate --scale $(SERVICE)=$(N) $(SERVICE),$(DEV) scale $(SERVICE) $(N))
 
 .PHONY: help
 help: ## Show this help

@@ -1,0 +1,439 @@
+"""Local process mode: the whole stack as local processes under supervisord (`make dev`).
+
+One supervisord program per Procfile line, grouped per service, so a service or a single
+process type can be stopped and started on its own. Scalable process types (relay,
+consumers, workers) are declared with MAX_REPLICAS instances of which only the wanted
+number runs. Everything lives under RUN_DIR (default .run/): the generated config, the
+supervisord socket and pid, one log file per process and the wanted replica counts.
+
+    python -m infra.dev up | down | ps | logs [--once] | stop X | start X | scale X N
+
+X is a service (`payments`: all its processes) or a process type (`payments-worker`).
+The environment chooses the broker, Redis, vhost, Redis prefix and ports (AMQP_URL,
+REDIS_URL, REDIS_PREFIX, *_PORT), which is how tests run a second stack beside yours.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shlex
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterable, Mapping
+from http.client import HTTPException
+from pathlib import Path
+from urllib.parse import urlsplit
+from xmlrpc.client import Fault, ServerProxy
+
+import requests
+from supervisor.xmlrpc import SupervisorTransport
+
+from infra.stack import ROOT, Process, local_infra, process_environment, procfile, shell_command
+
+MAX_REPLICAS = 8
+READY_TIMEOUT_S = 60.0
+RUNNING_STATES = {"STARTING", "RUNNING", "BACKOFF", "STOPPING"}
+DOWN_STATES = {"STOPPED", "EXITED", "FATAL", "UNKNOWN"}
+HTTP_PORT = re.compile(r"(?:--bind \S*:|--http-port )\$\{(\w+_PORT):-(\d+)\}")
+# What `up` was given that later commands (start, scale, ps) must see the same way.
+STACK_VARIABLES = re.compile(r"^(RUN_DIR|AMQP_URL|REDIS_URL|REDIS_PREFIX|LOG_FORMAT|\w+_PORT)$")
+
+
+class DevError(Exception):
+    """A failure the developer can act on; printed without a traceback."""
+
+
+def run_dir(environ: Mapping[str, str] = os.environ) -> Path:
+    return Path(environ.get("RUN_DIR", ROOT / ".run")).resolve()
+
+
+def http_port(process: Process, environ: Mapping[str, str]) -> int | None:
+    """The HTTP port a process serves /readyz on (the `${X_PORT:-default}` of its Procfile line)."""
+    match = HTTP_PORT.search(process.command)
+    return int(environ.get(match.group(1), match.group(2))) if match else None
+
+
+# --- the supervisord configuration, generated from the Procfile ---------------------------
+
+
+def _quote_value(value: str) -> str:
+    return '"' + value.replace("%", "%%").replace('"', '\\"') + '"'
+
+
+def _program(process: Process, logs: Path, environ: Mapping[str, str]) -> str:
+    env = {
+        "PATH": f"{Path(sys.executable).parent}:{environ.get('PATH', '/usr/bin:/bin')}",
+        "PYTHONPATH": str(ROOT),
+        "PYTHONUNBUFFERED": "1",
+        "LOG_FORMAT": environ.get("LOG_FORMAT", "text"),
+        **process_environment(process, local_infra(environ), environ),
+    }
+    command = shlex.join(shell_command(process)).replace("%", "%%")
+    instance = "%(program_name)s-%(process_num)d" if process.scalable else "%(program_name)s"
+    lines = [
+        f"[program:{process.name}]",
+        f"command={command}",
+        f"process_name={instance}",
+        f"numprocs={MAX_REPLICAS if process.scalable else 1}",
+        f"directory={ROOT}",
+        "environment=" + ",".join(f"{key}={_quote_value(value)}" for key, value in env.items()),
+        "autostart=false",
+        "autorestart=true",
+        "startsecs=2",
+        "startretries=5",
+        "stopsignal=TERM",
+        "stopwaitsecs=30",
+        "stopasgroup=true",
+        "killasgroup=true",
+        "redirect_stderr=true",
+        f"stdout_logfile={logs}/{instance}.log",
+        "stdout_logfile_maxbytes=10MB",
+        "stdout_logfile_backups=1",
+    ]
+    return "\n".join(lines)
+
+
+def supervisord_config(processes: Iterable[Process], directory: Path, environ: Mapping[str, str]) -> str:
+    processes = list(processes)
+    logs = directory / "logs"
+    sections = [
+        f"[unix_http_server]\nfile={directory}/supervisor.sock\nchmod=0700",
+        "[supervisord]\n"
+        f"logfile={logs}/supervisord.log\n"
+        f"pidfile={directory}/supervisord.pid\n"
+        f"childlogdir={logs}\n"
+        f"directory={ROOT}\n"
+        "nodaemon=false\nminfds=4096\nidentifier=shop-dev",
+        "[rpcinterface:supervisor]\n"
+        "supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface",
+        f"[supervisorctl]\nserverurl=unix://{directory}/supervisor.sock",
+    ]
+    sections += [_program(process, logs, environ) for process in processes]
+    services: dict[str, list[str]] = {}
+    for process in processes:
+        services.setdefault(process.service, []).append(process.name)
+    sections += [f"[group:{service}]\nprograms={','.join(names)}" for service, names in services.items()]
+    return "\n\n".join(sections) + "\n"
+
+
+# --- talking to a running supervisord ----------------------------------------------------
+
+
+class LocalStack:
+    """The processes of `make dev`, driven through supervisord's XML-RPC API."""
+
+    def __init__(self, environ: Mapping[str, str] = os.environ) -> None:
+        self.environ = dict(environ)
+        self.dir = run_dir(self.environ)
+        self.processes = procfile()
+        self.config = self.dir / "supervisord.conf"
+        self.replicas_file = self.dir / "replicas.json"
+        self.environ_file = self.dir / "environment.json"
+
+    @classmethod
+    def attach(cls, environ: Mapping[str, str] = os.environ) -> LocalStack:
+        """The stack that `up` started in RUN_DIR, seen with the ports and broker it was given."""
+        saved = cls(environ).environ_file
+        return cls({**environ, **(json.loads(saved.read_text()) if saved.exists() else {})})
+
+    @property
+    def rpc(self):
+        """supervisord's XML-RPC API (a fresh connection: a failed one cannot be reused)."""
+        transport = SupervisorTransport(None, None, f"unix://{self.dir}/supervisor.sock")
+        return ServerProxy("http://127.0.0.1", transport=transport).supervisor
+
+    # supervisord itself
+
+    def running(self) -> bool:
+        try:
+            return self.rpc.getState()["statename"] == "RUNNING"
+        except (OSError, Fault, HTTPException):
+            return False
+
+    def boot(self) -> None:
+        """Start supervisord with a config generated from the Procfile (restarted if it changed)."""
+        wanted = supervisord_config(self.processes.values(), self.dir, self.environ)
+        if self.running() and self.config.read_text() != wanted:
+            print("infra/Procfile or the environment changed: restarting supervisord")
+            self.shutdown()
+        if self.running():
+            return
+        (self.dir / "logs").mkdir(parents=True, exist_ok=True)
+        self.config.write_text(wanted)
+        given = {key: value for key, value in self.environ.items() if STACK_VARIABLES.match(key)}
+        self.environ_file.write_text(json.dumps(given, indent=2))
+        subprocess.run(
+            [str(Path(sys.executable).parent / "supervisord"), "--configuration", str(self.config)],
+            check=True,
+            cwd=ROOT,
+            env={**self.environ, "PYTHONPATH": str(ROOT)},
+        )
+        self._wait(self.running, 10, "supervisord to answer")
+
+    def shutdown(self) -> None:
+        if not self.running():
+            return
+        pid = int((self.dir / "supervisord.pid").read_text())
+        self.rpc.shutdown()
+        self._wait(lambda: not _pid_alive(pid), 60, "supervisord to stop its processes")
+
+    # what runs
+
+    def wanted_replicas(self) -> dict[str, int]:
+        saved = json.loads(self.replicas_file.read_text()) if self.replicas_file.exists() else {}
+        return {name: saved.get(name, 1) for name, p in self.processes.items() if p.scalable}
+
+    def instances(self, process: Process, count: int | None = None) -> list[str]:
+        """supervisord names of a process type's instances (the first `count` of them)."""
+        if not process.scalable:
+            return [f"{process.service}:{process.name}"]
+        count = MAX_REPLICAS if count is None else count
+        return [f"{process.service}:{process.name}-{index}" for index in range(count)]
+
+    def resolve(self, target: str) -> list[Process]:
+        """A service name → its processes; a process type → itself."""
+        if target in self.processes:
+            return [self.processes[target]]
+        matched = [p for p in self.processes.values() if p.service == target]
+        if not matched:
+            known = sorted({p.service for p in self.processes.values()} | set(self.processes))
+            raise DevError(f"unknown service or process type {target!r}; one of: {', '.join(known)}")
+        return matched
+
+    def states(self) -> dict[str, dict]:
+        return {f"{info['group']}:{info['name']}": info for info in self.rpc.getAllProcessInfo()}
+
+    # operations behind the make targets
+
+    def start(self, target: str) -> None:
+        wanted = self.wanted_replicas()
+        names = []
+        for process in self.resolve(target):
+            names += self.instances(process, wanted.get(process.name))
+        self._start(names)
+
+    def stop(self, target: str) -> None:
+        self._stop([name for process in self.resolve(target) for name in self.instances(process)])
+
+    def scale(self, target: str, count: int) -> None:
+        process = self.processes.get(target)
+        if process is None or not process.scalable:
+            scalable = sorted(name for name, p in self.processes.items() if p.scalable)
+            raise DevError(f"{target!r} cannot be scaled; scalable process types: {', '.join(scalable)}")
+        if not 0 <= count <= MAX_REPLICAS:
+            raise DevError(f"N must be between 0 and {MAX_REPLICAS} (local mode declares {MAX_REPLICAS})")
+        self.replicas_file.write_text(json.dumps({**self.wanted_replicas(), target: count}, indent=2))
+        instances = self.instances(process)
+        self._stop(instances[count:])
+        self._start(instances[:count])
+
+    def up(self) -> None:
+        self.boot()
+        for service in dict.fromkeys(p.service for p in self.processes.values()):
+            self.start(service)
+        self.wait_ready()
+
+    def wait_ready(self, target: str | None = None, timeout: float = READY_TIMEOUT_S) -> None:
+        """The wanted instances RUNNING and the web processes answering /readyz (all, or `target`'s)."""
+        processes = self.resolve(target) if target else list(self.processes.values())
+        wanted = self.wanted_replicas()
+        names = [n for p in processes for n in self.instances(p, wanted.get(p.name))]
+        urls = [f"http://127.0.0.1:{port}/readyz" for p in processes if (port := http_port(p, self.environ))]
+
+        def ready() -> bool:
+            return self._all_running(names) and all(_http_ok(url) for url in urls)
+
+        self._wait(ready, timeout, "every process to be ready", show_status=True)
+
+    # helpers
+
+    def _start(self, names: list[str]) -> None:
+        states = self.states()
+        for name in names:
+            if states[name]["statename"] not in RUNNING_STATES:
+                self.rpc.startProcess(name, False)
+
+    def _stop(self, names: list[str]) -> None:
+        states = self.states()
+        stopping = [name for name in names if states[name]["statename"] in RUNNING_STATES]
+        for name in stopping:
+            try:
+                self.rpc.stopProcess(name, False)
+            except Fault as fault:  # it stopped on its own meanwhile
+                if "NOT_RUNNING" not in fault.faultString:
+                    raise
+        self._wait(lambda: all(self.states()[n]["statename"] in DOWN_STATES for n in stopping), 60, "stop")
+
+    def _started(self) -> list[str]:
+        wanted = self.wanted_replicas()
+        return [n for p in self.processes.values() for n in self.instances(p, wanted.get(p.name))]
+
+    def _all_running(self, names: list[str]) -> bool:
+        states = self.states()
+        failed = [n for n in names if states[n]["statename"] == "FATAL"]
+        if failed:
+            raise DevError(f"{', '.join(failed)} keeps exiting; see `make logs` or {self.dir}/logs/")
+        return all(states[n]["statename"] == "RUNNING" for n in names)
+
+    def _wait(self, condition, timeout: float, what: str, show_status: bool = False) -> None:
+        deadline = time.monotonic() + timeout
+        while not condition():
+            if time.monotonic() > deadline:
+                status = "\n" + self.status_table() if show_status else ""
+                raise DevError(f"timed out after {timeout:.0f}s waiting for {what}{status}")
+            time.sleep(0.2)
+
+    def status_table(self) -> str:
+        states = self.states()
+        started = set(self._started())
+        rows = [
+            f"  {name:<44} {info['statename']:<9} {info['description']}"
+            for name, info in states.items()
+            if name in started or info["statename"] not in DOWN_STATES
+        ]
+        return "\n".join(rows)
+
+    def urls(self) -> list[tuple[str, str]]:
+        shown = []
+        for process in self.processes.values():
+            if port := http_port(process, self.environ):
+                label = "SMTP sink (sent emails)" if process.name == "smtp-sink" else f"{process.service} API"
+                shown.append((label, f"http://127.0.0.1:{port}"))
+        broker_host = urlsplit(local_infra(self.environ).amqp_url_template).hostname
+        shown.append(("RabbitMQ management", f"http://{broker_host}:15672"))
+        return shown
+
+    def follow_logs(self, follow: bool = True, last_lines: int = 10) -> None:
+        """Every process's log, each line prefixed with the process name, as they grow."""
+        logs = self.dir / "logs"
+        offsets: dict[Path, int] = {}
+        width = max(len(name) for name in self.processes) + 3
+        while True:
+            for path in sorted(logs.glob("*.log")):
+                if path.name.startswith("supervisord"):
+                    continue
+                size = path.stat().st_size
+                if path not in offsets:
+                    offsets[path] = _tail_offset(path, last_lines)
+                if size < offsets[path]:  # rotated
+                    offsets[path] = 0
+                if size > offsets[path]:
+                    with path.open("rb") as file:
+                        file.seek(offsets[path])
+                        chunk = file.read()
+                    complete = chunk.rfind(b"\n") + 1
+                    offsets[path] += complete
+                    for line in chunk[:complete].decode(errors="replace").splitlines():
+                        print(f"{path.stem:<{width}}| {line}", flush=True)
+            if not follow:
+                return
+            time.sleep(0.25)
+
+
+def _tail_offset(path: Path, lines: int) -> int:
+    data = path.read_bytes()
+    cut = len(data)
+    for _ in range(lines + 1):
+        cut = data.rfind(b"\n", 0, cut)
+        if cut < 0:
+            return 0
+    return cut + 1
+
+
+def _http_ok(url: str) -> bool:
+    try:
+        return requests.get(url, timeout=1).status_code == 200
+    except requests.RequestException:
+        return False
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def enable_management_plugin(environ: Mapping[str, str]) -> None:
+    """The dashboard and Flower read queue depths from the management API: make sure it is on."""
+    host = urlsplit(local_infra(environ).amqp_url_template).hostname or "127.0.0.1"
+    with socket.socket() as probe:
+        probe.settimeout(1)
+        if probe.connect_ex((host, 15672)) == 0:
+            return
+    if host not in ("127.0.0.1", "localhost") or not shutil.which("rabbitmq-plugins"):
+        print(
+            f"note: the RabbitMQ management API is not answering on {host}:15672; enable it with "
+            "`rabbitmq-plugins enable rabbitmq_management`"
+        )
+        return
+    print("enabling the RabbitMQ management plugin (rabbitmq-plugins enable rabbitmq_management)")
+    result = subprocess.run(
+        ["rabbitmq-plugins", "enable", "rabbitmq_management"], capture_output=True, text=True
+    )
+    if result.returncode != 0:
+        print(f"note: could not enable it ({result.stderr.strip() or result.stdout.strip()})")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m infra.dev", description=__doc__.split("\n\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("up", help="start supervisord and every process; wait until ready")
+    commands.add_parser("down", help="stop every process and supervisord")
+    commands.add_parser("ps", help="the state of every process")
+    logs = commands.add_parser("logs", help="every process's log, prefixed by its name")
+    logs.add_argument("--once", action="store_true", help="print what is there and return")
+    for name in ("stop", "start"):
+        commands.add_parser(name, help=f"{name} a service or one process type").add_argument("target")
+    scale = commands.add_parser("scale", help="run N replicas of a scalable process type")
+    scale.add_argument("target")
+    scale.add_argument("count", type=int)
+    args = parser.parse_args(argv)
+
+    stack = LocalStack() if args.command == "up" else LocalStack.attach()
+    try:
+        if args.command == "up":
+            enable_management_plugin(stack.environ)
+            stack.up()
+            print("\nThe stack runs as local processes (supervisord):")
+            for label, url in stack.urls():
+                print(f"  {label:<26} {url}")
+            print("\n`make logs` follows the logs, `make ps` lists the processes, `make down` stops them.")
+            return 0
+        if args.command == "down":
+            stack.shutdown()
+            return 0
+        if not stack.running():
+            raise DevError("the local stack is not running: start it with `make dev`")
+        if args.command == "ps":
+            print(stack.status_table())
+        elif args.command == "logs":
+            stack.follow_logs(follow=not args.once)
+        elif args.command == "stop":
+            stack.stop(args.target)
+        elif args.command == "start":
+            stack.start(args.target)
+            stack.wait_ready(args.target)
+        elif args.command == "scale":
+            stack.scale(args.target, args.count)
+            stack.wait_ready(args.target)
+        return 0
+    except DevError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:  # `make logs | head`
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (silences the flush at exit)
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,24 @@
+"""Gunicorn settings shared by every service's web process (the bind address is in infra/Procfile).
+
+Threads rather than more processes: requests mostly wait on Redis, and each worker process
+holds its own Redis pool and metrics flusher. Access lines are left to the services' JSON
+logs; errors go to stdout like every other log line, so docker and supervisord collect them.
+"""
+
+import os
+
+worker_class = "gthread"
+workers = int(os.environ.get("GUNICORN_WORKERS", "2"))
+threads = int(os.environ.get("GUNICORN_THREADS", "4"))
+timeout = 30
+graceful_timeout = 20
+keepalive = 5
+accesslog = None
+errorlog = "-"
+loglevel = os.environ.get("LOG_LEVEL", "info").lower()
+# Recycle workers now and then so a slow leak cannot grow without bound.
+max_requests = 5000
+max_requests_jitter = 500
+# Several web processes share one host in local mode and would fight over the default
+# control socket in $HOME; nothing here uses gunicornc.
+control_socket_disable = True

@@ -1,0 +1,117 @@
+"""What the stack is made of, in one place: its processes, services, subscriptions and environment.
+
+infra/Procfile is the single list of process commands. Local mode (supervisord, `make dev`)
+and docker-compose.yml both run exactly those commands with exactly `process_environment()`;
+only the addresses of the infrastructure (`Infra`) differ, and tests/static checks that the
+compose file agrees.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+ROOT = Path(__file__).resolve().parents[1]
+PROCFILE = ROOT / "infra" / "Procfile"
+
+# The event types each core service's queue is bound to (DESIGN.md, "consumed by").
+# The services register their handlers themselves; this is what the broker is told at boot.
+SUBSCRIPTIONS: dict[str, tuple[str, ...]] = {
+    "orders": ("payment.authorized", "payment.declined"),
+    "payments": ("order.placed",),
+    "notifications": ("order.confirmed", "order.cancelled"),
+}
+
+# Each service's own Redis database: a service never reads another one's store.
+REDIS_DB = {"orders": 1, "payments": 2, "notifications": 3, "dashboard": 4, "loyalty": 5}
+
+# Process types that keep no port and no state: run as many replicas as needed.
+SCALABLE_KINDS = ("relay", "consumer", "worker")
+
+# Processes of local mode only: in docker compose, mailpit plays the SMTP sink.
+LOCAL_ONLY = ("smtp-sink",)
+
+
+@dataclass(frozen=True)
+class Process:
+    name: str
+    command: str
+
+    @property
+    def service(self) -> str:
+        """`notifications-worker` belongs to `notifications`; `smtp-sink` to itself."""
+        return self.name if self.name in LOCAL_ONLY else self.name.rsplit("-", 1)[0]
+
+    @property
+    def kind(self) -> str:
+        return self.name.rsplit("-", 1)[1]
+
+    @property
+    def scalable(self) -> bool:
+        return self.name not in LOCAL_ONLY and self.kind in SCALABLE_KINDS
+
+
+def procfile(path: Path = PROCFILE) -> dict[str, Process]:
+    processes = {}
+    for line in path.read_text().splitlines():
+        match = re.match(r"^([\w-]+):\s*(.+)$", line)
+        if match:
+            processes[match.group(1)] = Process(match.group(1), match.group(2).strip())
+    return processes
+
+
+def shell_command(process: Process) -> list[str]:
+    """How a Procfile line is run: by a shell (it expands ${PORT:-default}) that `exec`s the
+    process, so the process manager's signals reach it and not a waiting shell."""
+    return ["/bin/sh", "-c", f"exec {process.command}"]
+
+
+@dataclass(frozen=True)
+class Infra:
+    """Where the broker, Redis and the SMTP server are: all that differs between the two modes."""
+
+    amqp_url_template: str  # `{service}` and `{password}` are filled in per service
+    redis_url: str  # the server; each service gets its own database on it
+    smtp_url: str
+
+    def amqp_url(self, service: str, environ: Mapping[str, str]) -> str:
+        return self.amqp_url_template.format(service=service, password=amqp_password(service, environ))
+
+    def redis_url_for(self, service: str) -> str:
+        return urlunsplit(urlsplit(self.redis_url)._replace(path=f"/{REDIS_DB[service]}"))
+
+
+def amqp_password(service: str, environ: Mapping[str, str]) -> str:
+    """The broker password of a service's own user: `<SERVICE>_AMQP_PASSWORD`, see .env.example."""
+    return environ.get(f"{service.upper()}_AMQP_PASSWORD", service)
+
+
+# docker compose: one broker user per service; compose fills in the passwords from .env.
+COMPOSE_INFRA = Infra(
+    amqp_url_template="amqp://{service}:{password}@rabbitmq:5672/%2F",
+    redis_url="redis://redis:6379",
+    smtp_url="smtp://mailpit:1025",
+)
+
+
+def local_infra(environ: Mapping[str, str]) -> Infra:
+    """Local mode: the developer's broker and Redis (AMQP_URL, REDIS_URL) and the local SMTP sink."""
+    return Infra(
+        amqp_url_template=environ.get("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/%2F"),
+        redis_url=environ.get("REDIS_URL", "redis://127.0.0.1:6379"),
+        smtp_url=f"smtp://127.0.0.1:{environ.get('SMTP_SINK_PORT', '1025')}",
+    )
+
+
+def process_environment(process: Process, infra: Infra, environ: Mapping[str, str]) -> dict[str, str]:
+    """The environment every process of a service gets, in both modes."""
+    if process.name in LOCAL_ONLY:
+        return {}
+    return {
+        "AMQP_URL": infra.amqp_url(process.service, environ),
+        "REDIS_URL": infra.redis_url_for(process.service),
+        "SMTP_URL": infra.smtp_url,
+    }
