@@ -19,7 +19,7 @@ MODE ?= $(shell docker info >/dev/null 2>&1 && echo compose || echo local)
 COMPOSE := docker compose
 DEV := $(BIN)/python -m infra.dev
 # In compose, SERVICE=payments means every payments-* service; SERVICE=payments-worker just that one.
-compose_services = $(shell $(COMPOSE) config --services | grep -xE '$(SERVICE)(-[a-z]+)?')
+compose_services = $(shell $(COMPOSE) --profile '*' config --services | grep -xE '$(SERVICE)(-[a-z]+)?')
 # $(call by_mode,compose command,local command)
 by_mode = if [ "$(MODE)" = compose ]; then $(1); else $(2); fi
 require_service = $(if $(SERVICE),,$(error SERVICE is required, e.g. SERVICE=payments or SERVICE=payments-worker))
@@ -78,7 +78,7 @@ stop: ## Stop a service (SERVICE=payments) or one process type (SERVICE=payments
 .PHONY: start
 start: ## Start again what `make stop SERVICE=x` stopped
 	$(require_service)
-	@$(call by_mode,$(COMPOSE) start $(compose_services),$(DEV) start $(SERVICE))
+	@$(call by_mode,$(COMPOSE) up --detach --no-deps $(compose_services),$(DEV) start $(SERVICE))
 
 .PHONY: scale
 scale: ## Run N replicas of a process type: SERVICE=notifications-worker N=4

@@ -34,7 +34,7 @@ from xmlrpc.client import Fault, ServerProxy
 import requests
 from supervisor.xmlrpc import SupervisorTransport
 
-from infra.stack import ROOT, Process, local_infra, process_environment, procfile, shell_command
+from infra.stack import ADDED_LATER, ROOT, Process, local_infra, process_environment, procfile, shell_command
 
 MAX_REPLICAS = 8
 READY_TIMEOUT_S = 60.0
@@ -235,9 +235,11 @@ class LocalStack:
 
     def up(self) -> None:
         self.boot()
-        for service in dict.fromkeys(p.service for p in self.processes.values()):
+        services = dict.fromkeys(p.service for p in self.processes.values() if p.service not in ADDED_LATER)
+        for service in services:
             self.start(service)
-        self.wait_ready()
+        for service in services:
+            self.wait_ready(service)
 
     def wait_ready(self, target: str | None = None, timeout: float = READY_TIMEOUT_S) -> None:
         """The wanted instances RUNNING and the web processes answering /readyz (all, or `target`'s)."""

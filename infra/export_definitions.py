@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from infra.stack import ROOT, SUBSCRIPTIONS, amqp_password
+from infra.stack import REDIS_DB, ROOT, SUBSCRIPTIONS, amqp_password
 from shared.topology import service_topology, shared_topology, to_definitions
 
 DEFINITIONS = ROOT / "infra" / "rabbitmq" / "definitions.json"
@@ -56,7 +56,7 @@ def definitions(environ: Mapping[str, str]) -> dict[str, Any]:
         topology += service_topology(service, event_types)
     admin_password = environ.get("RABBITMQ_ADMIN_PASSWORD", ADMIN)
     users = [_user(ADMIN, admin_password, ["administrator"])]
-    users += [_user(service, amqp_password(service, environ), []) for service in SUBSCRIPTIONS]
+    users += [_user(service, amqp_password(service, environ), []) for service in REDIS_DB]
     return {
         "users": users,
         "vhosts": [{"name": VHOST}],

@@ -31,6 +31,11 @@ REDIS_DB = {"orders": 1, "payments": 2, "notifications": 3, "dashboard": 4, "loy
 # Process types that keep no port and no state: run as many replicas as needed.
 SCALABLE_KINDS = ("relay", "consumer", "worker")
 
+# Services that `make dev` / `make run` do not start: the subscriber demo adds them to a
+# running shop (`make start SERVICE=loyalty`), to show a new consumer joining without
+# any change to the producers. In compose they sit behind a profile of the same name.
+ADDED_LATER = ("loyalty",)
+
 # Processes of local mode only: in docker compose, mailpit plays the SMTP sink.
 LOCAL_ONLY = ("smtp-sink",)
 

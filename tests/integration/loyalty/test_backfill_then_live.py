@@ -1,0 +1,65 @@
+"""Loyalty joins late: it backfills from the event log, then keeps up live, and counts
+each order once even when an event reaches it through both paths."""
+
+from __future__ import annotations
+
+import threading
+
+import pika
+import pytest
+
+from services.loyalty.bootstrap import bootstrap
+from services.loyalty.consumer import backfill, declare_own_queue
+from shared import topology
+from shared.consumer import EventConsumer
+from shared.envelope import new_event
+from shared.publisher import Publisher
+from shared.settings import Settings
+from tests.support.isolation import REDIS_URL, Sandbox, rabbitmqctl
+from tests.support.waiting import wait_until
+
+
+def confirmed(n: int, email: str = "grace@example.com"):
+    data = {"order_id": f"order-{n}", "customer_email": email, "total_cents": 1000 * n}
+    return new_event("order.confirmed", data, source="orders")
+
+
+@pytest.fixture
+def settings(sandbox: Sandbox) -> Settings:
+    return Settings("loyalty", sandbox.amqp_url, REDIS_URL, "", sandbox.redis_prefix + "loyalty")
+
+
+def test_backfill_then_live_counts_every_order_once(sandbox: Sandbox, settings: Settings) -> None:
+    publisher = Publisher(sandbox.amqp_url)
+    connection = pika.BlockingConnection(pika.URLParameters(sandbox.amqp_url))
+    topology.declare(connection.channel(), topology.shared_topology())
+    connection.close()
+    publisher.publish_many([confirmed(n) for n in (1, 2, 3)])  # before loyalty existed: log only
+
+    store, handlers = bootstrap(settings)
+    declare_own_queue(sandbox.amqp_url, list(handlers))
+    publisher.publish_many([confirmed(n) for n in (4, 5)])  # in the log AND in loyalty's queue
+
+    assert backfill(sandbox.amqp_url, store, handlers) == 5
+    consumer = EventConsumer("loyalty", handlers, settings)
+    thread = threading.Thread(target=consumer.run, kwargs={"install_signal_handlers": False})
+    thread.start()
+    try:
+        publisher.publish(confirmed(6))  # live only
+        expected_points = sum(10 * n for n in range(1, 7))
+        wait_until(lambda: store.account("grace@example.com")["orders_confirmed"] == 6, 15, what="six orders")
+        wait_until(lambda: _queue_empty(sandbox), 15, what="loyalty queue drained")
+    finally:
+        consumer.stop()
+        thread.join(timeout=30)
+        publisher.close()
+    assert store.account("grace@example.com") == {
+        "points": expected_points,
+        "orders_placed": 0,
+        "orders_confirmed": 6,
+    }
+
+
+def _queue_empty(sandbox: Sandbox) -> bool:
+    out = rabbitmqctl("list_queues", "-p", sandbox.vhost, "name", "messages")
+    return any(line.split("\t") == ["loyalty", "0"] for line in out.splitlines())
