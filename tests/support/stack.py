@@ -1,4 +1,4 @@
-"""Run processes of the stack exactly as `make dev` does: the commands of infra/Procfile.
+"""Run processes of the stack exactly as `make dev` does: infra/Procfile lines, via infra.stack.
 
 Tests start only what they need, inside their sandbox (own vhost, Redis prefix and free
 ports), and every process is stopped at the end. Output goes to one log file per
@@ -7,8 +7,8 @@ process under the test's tmp folder, printed when a test fails.
 
 from __future__ import annotations
 
+import collections
 import os
-import re
 import signal
 import socket
 import subprocess
@@ -18,11 +18,11 @@ from pathlib import Path
 
 import requests
 
+from infra.stack import procfile, shell_command
 from tests.support.isolation import Sandbox
 from tests.support.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
-PROCFILE = ROOT / "infra" / "Procfile"
 PORT_VARIABLES = (
     "ORDERS_PORT",
     "PAYMENTS_PORT",
@@ -32,15 +32,6 @@ PORT_VARIABLES = (
     "SMTP_SINK_PORT",
     "SMTP_SINK_HTTP_PORT",
 )
-
-
-def procfile_commands(path: Path = PROCFILE) -> dict[str, str]:
-    commands = {}
-    for line in path.read_text().splitlines():
-        match = re.match(r"^([\w-]+):\s*(.+)$", line)
-        if match:
-            commands[match.group(1)] = match.group(2)
-    return commands
 
 
 def free_port() -> int:
@@ -55,9 +46,10 @@ class Stack:
     log_dir: Path
     extra_env: dict[str, str] = field(default_factory=dict)
     processes: dict[str, list[subprocess.Popen]] = field(default_factory=dict)
+    starts: collections.Counter[str] = field(default_factory=collections.Counter)
 
     def __post_init__(self) -> None:
-        self.commands = procfile_commands()
+        self.processes_of_procfile = procfile()
         self.ports = {name: str(free_port()) for name in PORT_VARIABLES}
         venv_bin = str(Path(sys.executable).parent)
         self.env = {
@@ -78,13 +70,14 @@ class Stack:
         return f"http://127.0.0.1:{self.ports[service.upper() + '_PORT']}"
 
     def start(self, name: str, replicas: int = 1, **env: str) -> None:
+        """Start replicas; each start gets its own log, `<name>.<n>.log`, n counting from 0."""
         for _ in range(replicas):
-            index = len(self.processes.setdefault(name, []))
+            index = self.starts[name]
+            self.starts[name] += 1
             log = open(self.log_dir / f"{name}.{index}.log", "ab")  # noqa: SIM115 (owned by the child)
-            self.processes[name].append(
+            self.processes.setdefault(name, []).append(
                 subprocess.Popen(
-                    self.commands[name],
-                    shell=True,
+                    shell_command(self.processes_of_procfile[name]),
                     cwd=ROOT,
                     env={**self.env, **env},
                     stdout=log,
