@@ -1,0 +1,183 @@
+"""A local SMTP sink for the process mode: what Mailpit is in docker compose.
+
+Keeps every message it receives in memory and serves the subset of Mailpit's HTTP API
+the tests and demos use, so they read mail the same way in both modes:
+
+    GET    /api/v1/messages?start=0&limit=50   newest first, like Mailpit
+    DELETE /api/v1/messages                    delete every message
+    GET    /readyz, /livez
+
+    python -m infra.smtp_sink --smtp-port 1025 --http-port 8025
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import threading
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.parser import BytesHeaderParser
+from email.policy import default as default_policy
+from email.utils import getaddresses
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from aiosmtpd.controller import Controller
+
+log = logging.getLogger("smtp_sink")
+DEFAULT_LIMIT = 50  # Mailpit's default page size
+
+
+@dataclass(frozen=True)
+class StoredMessage:
+    id: str
+    message_id: str
+    sender: list[tuple[str, str]]
+    recipients: list[tuple[str, str]]
+    subject: str
+    created: datetime
+    size: int
+
+    def summary(self) -> dict[str, Any]:
+        """The message as Mailpit's message list shows it."""
+        name, address = self.sender[0] if self.sender else ("", "")
+        return {
+            "ID": self.id,
+            "MessageID": self.message_id,
+            "Read": False,
+            "From": {"Name": name, "Address": address},
+            "To": [{"Name": n, "Address": a} for n, a in self.recipients],
+            "Subject": self.subject,
+            "Created": self.created.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            "Size": self.size,
+        }
+
+
+class Mailbox:
+    """Messages in arrival order; safe to use from the SMTP and the HTTP threads."""
+
+    def __init__(self) -> None:
+        self._messages: list[StoredMessage] = []
+        self._lock = threading.Lock()
+
+    def add(self, raw: bytes) -> StoredMessage:
+        headers = BytesHeaderParser(policy=default_policy).parsebytes(raw)
+        message = StoredMessage(
+            id=uuid.uuid4().hex,
+            message_id=str(headers.get("Message-ID", "")).strip().strip("<>"),
+            sender=getaddresses([str(h) for h in headers.get_all("From", [])]),
+            recipients=getaddresses([str(h) for h in headers.get_all("To", [])]),
+            subject=str(headers.get("Subject", "")),
+            created=datetime.now(UTC),
+            size=len(raw),
+        )
+        with self._lock:
+            self._messages.append(message)
+        return message
+
+    def page(self, start: int, limit: int) -> tuple[int, list[StoredMessage]]:
+        with self._lock:
+            newest_first = self._messages[::-1]
+        return len(newest_first), newest_first[start : start + limit]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._messages.clear()
+
+
+class SmtpHandler:
+    def __init__(self, mailbox: Mailbox) -> None:
+        self.mailbox = mailbox
+
+    async def handle_DATA(self, _server: Any, _session: Any, envelope: Any) -> str:
+        message = self.mailbox.add(envelope.original_content or envelope.content)
+        log.info("received %s for %s: %s", message.message_id, envelope.rcpt_tos, message.subject)
+        return "250 Message accepted for delivery"
+
+
+def http_handler(mailbox: Mailbox) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            url = urlsplit(self.path)
+            if url.path in ("/readyz", "/livez"):
+                self._reply(HTTPStatus.OK, "ok")
+            elif url.path == "/api/v1/messages":
+                query = parse_qs(url.query)
+                try:
+                    start = int(query.get("start", ["0"])[0])
+                    limit = int(query.get("limit", [str(DEFAULT_LIMIT)])[0])
+                except ValueError:
+                    self._reply(HTTPStatus.BAD_REQUEST, {"error": "start and limit must be integers"})
+                    return
+                total, messages = mailbox.page(max(start, 0), max(limit, 0))
+                self._reply(
+                    HTTPStatus.OK,
+                    {
+                        "total": total,
+                        "unread": total,
+                        "count": len(messages),
+                        "messages_count": total,
+                        "start": start,
+                        "tags": [],
+                        "messages": [m.summary() for m in messages],
+                    },
+                )
+            else:
+                self._reply(HTTPStatus.NOT_FOUND, {"error": "not found"})
+
+        def do_DELETE(self) -> None:
+            if urlsplit(self.path).path != "/api/v1/messages":
+                self._reply(HTTPStatus.NOT_FOUND, {"error": "not found"})
+                return
+            mailbox.clear()
+            self._reply(HTTPStatus.OK, "ok")
+
+        def _reply(self, status: HTTPStatus, body: dict[str, Any] | str) -> None:
+            text = body if isinstance(body, str) else json.dumps(body)
+            payload = text.encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "text/plain" if isinstance(body, str) else "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def log_message(self, *_: Any) -> None:
+            """Polling tests would flood the log; SMTP traffic is logged instead."""
+
+    return Handler
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--smtp-port", type=int, default=1025)
+    parser.add_argument("--http-port", type=int, default=8025)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd logs every SMTP command
+
+    mailbox = Mailbox()
+    smtp = Controller(SmtpHandler(mailbox), hostname=args.host, port=args.smtp_port, enable_SMTPUTF8=True)
+    smtp.start()
+    http = ThreadingHTTPServer((args.host, args.http_port), http_handler(mailbox))
+    threading.Thread(target=http.serve_forever, name="http", daemon=True).start()
+    log.info("SMTP on %s:%d, HTTP API on %s:%d", args.host, args.smtp_port, args.host, args.http_port)
+
+    stopping = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    signal.signal(signal.SIGINT, lambda *_: stopping.set())
+    stopping.wait()
+    http.shutdown()
+    smtp.stop()
+    log.info("stopped")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

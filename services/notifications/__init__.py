@@ -1,0 +1,1 @@
+"""notifications: one email per order outcome, whatever the redeliveries."""

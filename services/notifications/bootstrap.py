@@ -1,0 +1,36 @@
+"""Wire the notifications handlers to their dependencies: the one place that knows both."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+
+from redis import Redis
+
+from services.notifications import handlers
+from services.notifications.knobs import Knobs
+from services.notifications.mailer import SmtpMailer
+from services.notifications.store import RedisNotifications
+from shared.consumer import Handler
+from shared.envelope import Event
+from shared.settings import Settings
+
+
+def event_handlers(
+    settings: Settings, redis: Redis, enqueue_send: Callable[[str], None]
+) -> dict[str, Handler]:
+    """The handlers of the notifications consumer, by event type."""
+    queue = functools.partial(
+        handlers.queue_notification, store=RedisNotifications(redis, settings), enqueue_send=enqueue_send
+    )
+    return {"order.confirmed": queue, "order.cancelled": queue}
+
+
+def send_command(settings: Settings, redis: Redis, publish: Callable[[Event], None]) -> Callable[[str], str]:
+    """`send_notification(notification_id)` as the worker runs it."""
+    return functools.partial(
+        handlers.send_notification,
+        store=RedisNotifications(redis, settings),
+        send_email=SmtpMailer.from_env(settings, Knobs(redis, settings)).send,
+        publish=publish,
+    )

@@ -1,0 +1,108 @@
+"""Notifications in the service's own Redis: one hash each, plus a set per order.
+
+A notification is stored once per order outcome, and sent under a short claim, so a
+duplicate task waits instead of sending in parallel. The claim is a lease: if its holder
+dies it expires, and a redelivery of the task takes over.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from collections.abc import Iterator
+from typing import Protocol
+
+from redis import Redis
+
+from services.notifications.model import SENT, Notification, SendInProgress
+from shared.settings import Settings
+
+CLAIM_LEASE_S = 30
+
+_ADD = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], unpack(ARGV))
+redis.call('SADD', KEYS[2], KEYS[1])
+return 1
+"""
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+
+class NotificationStore(Protocol):
+    def add(self, notification: Notification) -> bool: ...
+    def get(self, notification_id: str) -> Notification | None: ...
+    def for_order(self, order_id: str) -> list[Notification]: ...
+    def mark_sent(self, notification_id: str) -> None: ...
+    def mark_published(self, notification_id: str) -> None: ...
+    def claim(self, notification_id: str) -> contextlib.AbstractContextManager[None]: ...
+
+
+class RedisNotifications:
+    def __init__(self, redis: Redis, settings: Settings, lease_s: int = CLAIM_LEASE_S) -> None:
+        self._redis = redis
+        self._settings = settings
+        self._lease_s = lease_s
+        self._add = redis.register_script(_ADD)
+        self._release = redis.register_script(_RELEASE)
+
+    def _key(self, notification_id: str, *parts: str) -> str:
+        return self._settings.key("notification", notification_id, *parts)
+
+    def add(self, notification: Notification) -> bool:
+        """Store a new notification; False if it is already known."""
+        fields = {
+            "notification_id": notification.notification_id,
+            "order_id": notification.order_id,
+            "template": notification.template,
+            "recipient": notification.recipient,
+            "detail": notification.detail,
+            "cause": notification.cause,
+            "status": notification.status,
+        }
+        keys = [self._key(notification.notification_id), self._settings.key("order", notification.order_id)]
+        return bool(self._add(keys=keys, args=[item for pair in fields.items() for item in pair]))
+
+    def get(self, notification_id: str) -> Notification | None:
+        return _notification(self._redis.hgetall(self._key(notification_id)))
+
+    def for_order(self, order_id: str) -> list[Notification]:
+        keys = sorted(self._redis.smembers(self._settings.key("order", order_id)))
+        with self._redis.pipeline(transaction=False) as pipe:
+            for key in keys:
+                pipe.hgetall(key)
+            found = [_notification(raw) for raw in pipe.execute()]
+        return [n for n in found if n is not None]
+
+    def mark_sent(self, notification_id: str) -> None:
+        self._redis.hset(self._key(notification_id), "status", SENT)
+
+    def mark_published(self, notification_id: str) -> None:
+        self._redis.hset(self._key(notification_id), "published", "1")
+
+    @contextlib.contextmanager
+    def claim(self, notification_id: str) -> Iterator[None]:
+        key, token = self._key(notification_id, "claim"), uuid.uuid4().hex
+        if not self._redis.set(key, token, nx=True, ex=self._lease_s):
+            raise SendInProgress(f"notification {notification_id} is being sent by another task")
+        try:
+            yield
+        finally:
+            self._release(keys=[key], args=[token])
+
+
+def _notification(raw: dict[str, str]) -> Notification | None:
+    if not raw:
+        return None
+    return Notification(
+        notification_id=raw["notification_id"],
+        order_id=raw["order_id"],
+        template=raw["template"],
+        recipient=raw["recipient"],
+        detail=raw["detail"],
+        cause=raw["cause"],
+        status=raw["status"],
+        published=raw.get("published") == "1",
+    )

@@ -1,0 +1,1 @@
+"""payments: charges a simulated card gateway for each placed order, exactly once."""

@@ -1,0 +1,113 @@
+"""The payments ledger in the service's own Redis: one hash per order.
+
+The ledger is what makes charging idempotent per order. A request is stored once;
+it is settled once (the first outcome wins); and the work on one order is done under
+a short claim, so a redelivered or duplicated task waits instead of racing the first.
+A claim is a lease: if its holder dies, it expires and a redelivery takes over.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from collections.abc import Iterator
+from typing import Protocol
+
+from redis import Redis
+
+from services.payments.model import ChargeInProgress, Payment
+from shared.settings import Settings
+
+CLAIM_LEASE_S = 30
+
+_ADD = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], unpack(ARGV))
+return 1
+"""
+_SETTLE = """
+if redis.call('HGET', KEYS[1], 'status') ~= 'requested' then return 0 end
+redis.call('HSET', KEYS[1], unpack(ARGV))
+return 1
+"""
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+
+class Ledger(Protocol):
+    def add(self, payment: Payment) -> bool: ...
+    def get(self, order_id: str) -> Payment | None: ...
+    def count_attempt(self, order_id: str) -> int: ...
+    def settle(self, payment: Payment) -> bool: ...
+    def mark_published(self, order_id: str) -> None: ...
+    def claim(self, order_id: str) -> contextlib.AbstractContextManager[None]: ...
+
+
+class RedisLedger:
+    def __init__(self, redis: Redis, settings: Settings, lease_s: int = CLAIM_LEASE_S) -> None:
+        self._redis = redis
+        self._settings = settings
+        self._lease_s = lease_s
+        self._add = redis.register_script(_ADD)
+        self._settle = redis.register_script(_SETTLE)
+        self._release = redis.register_script(_RELEASE)
+
+    def _key(self, order_id: str, *parts: str) -> str:
+        return self._settings.key("payment", order_id, *parts)
+
+    def add(self, payment: Payment) -> bool:
+        """Store a new payment request; False if this order already has one."""
+        fields = {
+            "order_id": payment.order_id,
+            "amount_cents": payment.amount_cents,
+            "currency": payment.currency,
+            "token": payment.token,
+            "cause": payment.cause,
+            "status": payment.status,
+        }
+        return bool(self._add(keys=[self._key(payment.order_id)], args=_flatten(fields)))
+
+    def get(self, order_id: str) -> Payment | None:
+        raw = self._redis.hgetall(self._key(order_id))
+        if not raw:
+            return None
+        return Payment(
+            order_id=raw["order_id"],
+            amount_cents=int(raw["amount_cents"]),
+            currency=raw["currency"],
+            token=raw["token"],
+            cause=raw["cause"],
+            status=raw["status"],
+            payment_id=raw.get("payment_id", ""),
+            reason=raw.get("reason", ""),
+            attempts=int(raw.get("attempts", 0)),
+            published=raw.get("published") == "1",
+        )
+
+    def count_attempt(self, order_id: str) -> int:
+        """Count one more call to the gateway; returns the count so far."""
+        return int(self._redis.hincrby(self._key(order_id), "attempts", 1))
+
+    def settle(self, payment: Payment) -> bool:
+        """Record the outcome if the payment is still requested; the first outcome wins."""
+        fields = {"status": payment.status, "payment_id": payment.payment_id, "reason": payment.reason}
+        return bool(self._settle(keys=[self._key(payment.order_id)], args=_flatten(fields)))
+
+    def mark_published(self, order_id: str) -> None:
+        self._redis.hset(self._key(order_id), "published", "1")
+
+    @contextlib.contextmanager
+    def claim(self, order_id: str) -> Iterator[None]:
+        key, token = self._key(order_id, "claim"), uuid.uuid4().hex
+        if not self._redis.set(key, token, nx=True, ex=self._lease_s):
+            raise ChargeInProgress(f"order {order_id} is being charged by another task")
+        try:
+            yield
+        finally:
+            self._release(keys=[key], args=[token])
+
+
+def _flatten(fields: dict[str, object]) -> list[object]:
+    return [item for pair in fields.items() for item in pair]

@@ -1,0 +1,13 @@
+"""The payments Celery worker: `celery --app services.payments.worker worker --queues payments.tasks`.
+
+Celery looks for its app under the name `app`.
+"""
+
+from __future__ import annotations
+
+from services.payments import tasks  # noqa: F401  (registers the tasks)
+from services.payments.app import SERVICE, create_app
+from shared.logs import configure_logging
+
+app = create_app().extensions["celery"]
+configure_logging(SERVICE, "worker")

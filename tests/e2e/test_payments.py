@@ -1,0 +1,211 @@
+"""payments as real processes (the Procfile commands) on the real broker and Redis.
+
+Events go in with the shared Publisher, as orders would send them; outcomes are read
+from an observer queue bound to `payment.*` in the sandbox vhost, and charges from the
+read API, which reports what the simulated gateway really charged.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import pika
+import pytest
+import requests
+
+from shared import topology
+from shared.envelope import Event, decode, new_event
+from shared.publisher import Publisher
+from tests.support.isolation import create_sandbox, destroy_sandbox, rabbitmqctl
+from tests.support.stack import Stack
+from tests.support.waiting import wait_until
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def payments(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """payments consumer, worker and API in their own sandbox, shared by this module's tests."""
+    sandbox = create_sandbox("payments")
+    stack = Stack(sandbox, tmp_path_factory.mktemp("payments-logs"))
+    try:
+        for name in ("payments-consumer", "payments-worker", "payments-api"):
+            stack.start(name)
+        stack.wait_ready("payments", timeout=60)
+        yield stack
+    except BaseException:
+        print(stack.logs())
+        raise
+    finally:
+        stack.stop_all()
+        destroy_sandbox(sandbox)
+
+
+@pytest.fixture
+def channel(payments: Stack) -> Iterator[pika.adapters.blocking_connection.BlockingChannel]:
+    connection = pika.BlockingConnection(pika.URLParameters(payments.sandbox.amqp_url))
+    yield connection.channel()
+    connection.close()
+
+
+@pytest.fixture
+def publisher(payments: Stack, channel) -> Iterator[Publisher]:
+    # the queue must exist before anything is published: events are published mandatory
+    topology.declare(channel, topology.service_topology("payments", ["order.placed"]))
+    publisher = Publisher(payments.sandbox.amqp_url, name="test-orders")
+    yield publisher
+    publisher.close()
+
+
+class Observer:
+    """An exclusive queue that sees every payment outcome published in the sandbox."""
+
+    def __init__(self, channel: pika.adapters.blocking_connection.BlockingChannel) -> None:
+        self._channel = channel
+        topology.declare(channel, topology.shared_topology())
+        self._queue = channel.queue_declare("", exclusive=True).method.queue
+        channel.queue_bind(self._queue, topology.EVENTS_EXCHANGE, "payment.*")
+        self.seen: list[Event] = []
+
+    def of_order(self, order_id: str) -> list[Event]:
+        while True:
+            method, _props, body = self._channel.basic_get(self._queue, auto_ack=True)
+            if method is None:
+                break
+            self.seen.append(decode(body))
+        return [e for e in self.seen if e.subject == order_id]
+
+
+@pytest.fixture
+def observer(channel) -> Observer:
+    return Observer(channel)
+
+
+def order_placed(token: str) -> Event:
+    order_id = str(uuid.uuid4())
+    return new_event(
+        "order.placed",
+        {
+            "order_id": order_id,
+            "customer_email": "ada@example.com",
+            "items": [{"sku": "book", "qty": 2, "unit_price_cents": 1250}],
+            "total_cents": 2500,
+            "currency": "EUR",
+            "payment_token": token,
+        },
+        source="orders",
+    )
+
+
+def payment_of(stack: Stack, order_id: str) -> dict:
+    response = requests.get(stack.url("payments") + "/api/payments", params={"order_id": order_id}, timeout=5)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def outcome(observer: Observer, order_id: str, timeout: float = 30) -> Event:
+    return wait_until(
+        lambda: (observer.of_order(order_id) or [None])[0], timeout, 0.1, f"outcome of {order_id}"
+    )
+
+
+def quiescent(stack: Stack) -> bool:
+    """No message left anywhere in the sandbox: every delivery and task (and retry) was settled."""
+    rows = rabbitmqctl("list_queues", "-p", stack.sandbox.vhost, "name", "messages", "type", "exclusive")
+    return all(
+        int(messages) == 0
+        for name, messages, queue_type, exclusive in (row.split("\t") for row in rows.splitlines()[1:])
+        if queue_type != "stream" and exclusive != "true" and name
+    )
+
+
+def test_a_visa_card_is_authorized_and_charged_once(
+    payments: Stack, publisher: Publisher, observer: Observer
+) -> None:
+    placed = order_placed("tok_visa")
+    publisher.publish(placed)
+
+    event = outcome(observer, placed.subject)
+
+    assert event.type == "payment.authorized"
+    assert event.data.amount_cents == 2500 and event.data.currency == "EUR"
+    assert event.correlationid == placed.correlationid
+    assert event.traceparent.split("-")[1] == placed.traceparent.split("-")[1]
+    record = payment_of(payments, placed.subject)
+    assert record["gateway_charges"] == 1
+    assert record["payments"][0]["status"] == "authorized"
+    assert record["payments"][0]["payment_id"] == event.data.payment_id
+
+
+def test_a_declined_card_is_declined_and_not_charged(
+    payments: Stack, publisher: Publisher, observer: Observer
+) -> None:
+    placed = order_placed("tok_chargeDeclined")
+    publisher.publish(placed)
+
+    event = outcome(observer, placed.subject)
+
+    assert event.type == "payment.declined"
+    assert event.data.reason == "card_declined"
+    assert payment_of(payments, placed.subject)["gateway_charges"] == 0
+
+
+def test_a_flaky_gateway_is_retried_with_backoff_and_charges_once(
+    payments: Stack, publisher: Publisher, observer: Observer
+) -> None:
+    placed = order_placed("tok_flaky")
+    publisher.publish(placed)
+
+    event = outcome(observer, placed.subject, timeout=60)
+
+    assert event.type == "payment.authorized"
+    record = payment_of(payments, placed.subject)
+    assert record["payments"][0]["attempts"] == 3
+    assert record["gateway_charges"] == 1
+
+
+def test_an_order_placed_delivered_twice_charges_once_and_announces_once(
+    payments: Stack, publisher: Publisher, observer: Observer
+) -> None:
+    placed = order_placed("tok_visa")
+    publisher.publish(placed)
+    publisher.publish(placed)
+
+    outcome(observer, placed.subject)
+    wait_until(lambda: quiescent(payments), 60, 0.2, "both deliveries and their tasks settled")
+
+    assert len(observer.of_order(placed.subject)) == 1
+    assert payment_of(payments, placed.subject)["gateway_charges"] == 1
+
+
+def test_a_worker_killed_while_charging_leaves_the_order_to_the_next_one_charged_once(
+    payments: Stack, publisher: Publisher, observer: Observer
+) -> None:
+    payments.stop("payments-worker")
+    payments.start("payments-worker", GATEWAY_LATENCY_MS="5000")
+    try:
+        placed = order_placed("tok_visa")
+        publisher.publish(placed)
+        wait_until(lambda: attempts(payments, placed.subject) == 1, 30, 0.1, "the worker inside the gateway")
+        payments.kill("payments-worker")
+    finally:
+        payments.start("payments-worker")
+
+    event = outcome(observer, placed.subject, timeout=120)  # after the dead worker's claim expired
+
+    assert event.type == "payment.authorized"
+    wait_until(lambda: quiescent(payments), 60, 0.2, "the redelivered task settled")
+    assert len(observer.of_order(placed.subject)) == 1
+    assert payment_of(payments, placed.subject)["gateway_charges"] == 1
+
+
+def attempts(stack: Stack, order_id: str) -> int:
+    return sum(p["attempts"] for p in payment_of(stack, order_id)["payments"])
+
+
+def test_the_read_api_names_the_missing_order_id(payments: Stack) -> None:
+    response = requests.get(payments.url("payments") + "/api/payments", timeout=5)
+
+    assert response.status_code == 400
+    assert response.json()["field"] == "order_id"

@@ -1,0 +1,33 @@
+"""notifications' settings and Redis inside the test's sandbox, and notifications to store."""
+
+from __future__ import annotations
+
+import pytest
+from redis import Redis
+
+from services.notifications.model import Notification
+from shared.envelope import new_event
+from shared.settings import Settings, load_settings
+from tests.support.isolation import Sandbox
+
+
+@pytest.fixture
+def settings(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    for name, value in sandbox.env().items():
+        monkeypatch.setenv(name, value)
+    return load_settings("notifications")
+
+
+@pytest.fixture
+def redis(settings: Settings) -> Redis:
+    return Redis.from_url(settings.redis_url, decode_responses=True)
+
+
+def confirmation(order_id: str = "o-1", email: str = "ada@example.com") -> Notification:
+    data = {"order_id": order_id, "customer_email": email, "total_cents": 2500}
+    return Notification.for_outcome(new_event("order.confirmed", data, source="orders"))
+
+
+def cancellation(order_id: str = "o-1") -> Notification:
+    data = {"order_id": order_id, "customer_email": "ada@example.com", "reason": "card_declined"}
+    return Notification.for_outcome(new_event("order.cancelled", data, source="orders"))

@@ -1,0 +1,92 @@
+"""Real SMTP: the mailer sends through the local sink (a real process), read back with Mailbox."""
+
+from __future__ import annotations
+
+import smtplib
+from collections.abc import Iterator
+
+import pytest
+import requests
+
+from services.notifications.mailer import SmtpMailer
+from tests.integration.notifications.conftest import cancellation, confirmation
+from tests.support.isolation import Sandbox
+from tests.support.mailbox import Mailbox
+from tests.support.stack import Stack
+from tests.support.waiting import wait_until
+
+
+@pytest.fixture
+def sink(sandbox: Sandbox, tmp_path) -> Iterator[Stack]:
+    stack = Stack(sandbox, tmp_path)
+    stack.start("smtp-sink")
+    stack.wait_ready("smtp-sink")
+    yield stack
+    stack.stop_all()
+
+
+@pytest.fixture
+def mailer(sink: Stack) -> SmtpMailer:
+    return SmtpMailer(sink.env["SMTP_URL"], sender="Shop <shop@example.com>")
+
+
+def test_a_sent_email_shows_in_the_sink_like_in_mailpit(mailer: SmtpMailer, sink: Stack) -> None:
+    mailbox = Mailbox(sink.url("smtp-sink"))
+    notification = confirmation(email="grace@example.com")
+
+    mailer.send(notification)
+
+    [mail] = mailbox.wait_for_count(1, timeout=10)
+    assert mail.message_id == "o-1.order_confirmed@notifications.shop"
+    assert (mail.order_id, mail.template) == ("o-1", "order_confirmed")
+    assert mail.sender == "shop@example.com"
+    assert mail.recipients == ("grace@example.com",)
+    assert mail.subject == "Your order o-1 is confirmed"
+    assert mail.created.endswith("Z")
+
+
+def test_the_mailbox_pages_through_everything_oldest_first_and_clears(
+    mailer: SmtpMailer, sink: Stack
+) -> None:
+    mailbox = Mailbox(sink.url("smtp-sink"))
+    order_ids = [f"o-{n}" for n in range(7)]
+    for order_id in order_ids:
+        mailer.send(cancellation(order_id))
+
+    mails = mailbox.list()  # more than one page: the sink's default page is 50, Mailbox asks for 500
+    assert [m.order_id for m in mails] == order_ids
+    assert mailbox.count() == 7
+
+    mailbox.clear()
+    assert mailbox.count() == 0
+    assert mailbox.list() == []
+
+
+def test_the_sink_paginates_newest_first_like_mailpit(mailer: SmtpMailer, sink: Stack) -> None:
+    for order_id in ("o-1", "o-2", "o-3"):
+        mailer.send(confirmation(order_id))
+
+    page = requests.get(
+        sink.url("smtp-sink") + "/api/v1/messages", params={"start": 1, "limit": 1}, timeout=5
+    )
+
+    body = page.json()
+    assert (body["total"], body["count"], body["start"]) == (3, 1, 1)
+    assert body["messages"][0]["MessageID"] == "o-2.order_confirmed@notifications.shop"
+
+
+def test_an_unreachable_smtp_server_raises_an_os_error_for_the_task_to_retry(sink: Stack) -> None:
+    mailer = SmtpMailer(sink.env["SMTP_URL"])
+    sink.stop("smtp-sink")
+    wait_until(lambda: not _answers(mailer), 10, 0.1, "the sink gone")
+
+    with pytest.raises(OSError):
+        mailer.send(confirmation())
+
+
+def _answers(mailer: SmtpMailer) -> bool:
+    try:
+        with smtplib.SMTP(mailer.host, mailer.port, timeout=1) as smtp:
+            return smtp.noop()[0] == 250
+    except OSError:
+        return False

@@ -1,0 +1,62 @@
+"""The Redis store and read API of notifications, on the real Redis inside a sandbox prefix."""
+
+from __future__ import annotations
+
+import pytest
+from redis import Redis
+
+from services.notifications.app import create_app
+from services.notifications.model import SendInProgress
+from services.notifications.store import RedisNotifications
+from shared.settings import Settings
+from tests.integration.notifications.conftest import cancellation, confirmation
+
+
+def test_a_notification_is_stored_once_and_found_by_its_order(redis: Redis, settings: Settings) -> None:
+    store = RedisNotifications(redis, settings)
+    notification = confirmation()
+
+    assert store.add(notification)
+    assert not store.add(notification)
+    store.add(confirmation("o-2"))
+
+    assert store.get(notification.notification_id) == notification
+    assert store.for_order("o-1") == [notification]
+    assert store.for_order("o-unknown") == []
+
+
+def test_sent_and_published_are_recorded(redis: Redis, settings: Settings) -> None:
+    store = RedisNotifications(redis, settings)
+    notification = cancellation()
+    store.add(notification)
+
+    store.mark_sent(notification.notification_id)
+    store.mark_published(notification.notification_id)
+
+    stored = store.get(notification.notification_id)
+    assert (stored.status, stored.published) == ("sent", True)
+
+
+def test_a_claim_is_exclusive_and_released_after_use(redis: Redis, settings: Settings) -> None:
+    store = RedisNotifications(redis, settings)
+    with store.claim("n-1"), pytest.raises(SendInProgress), store.claim("n-1"):
+        pass
+    with store.claim("n-1"):
+        pass
+
+
+def test_the_read_api_lists_the_notifications_of_an_order(settings: Settings) -> None:
+    client = create_app({"TESTING": True}).test_client()
+    notification = confirmation()
+    client.application.extensions["notifications"].add(notification)
+
+    body = client.get("/api/notifications?order_id=o-1").get_json()
+
+    assert body["order_id"] == "o-1"
+    [shown] = body["notifications"]
+    assert shown["notification_id"] == notification.notification_id
+    assert (shown["template"], shown["status"], shown["channel"]) == ("order_confirmed", "queued", "email")
+    assert client.get("/api/notifications?order_id=o-2").get_json()["notifications"] == []
+    missing = client.get("/api/notifications")
+    assert missing.status_code == 400
+    assert missing.get_json()["field"] == "order_id"

@@ -1,0 +1,79 @@
+"""The Redis ledger and gateway memory of payments, on the real Redis inside a sandbox prefix."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from redis import Redis
+
+from services.payments.gateway import RedisGatewayStore, SimulatedGateway
+from services.payments.ledger import RedisLedger
+from services.payments.model import ChargeInProgress
+from shared.settings import Settings
+from tests.integration.payments.conftest import requested
+from tests.support.waiting import wait_until
+
+
+def test_a_request_is_stored_once_and_read_back(redis: Redis, settings: Settings) -> None:
+    ledger = RedisLedger(redis, settings)
+    payment = requested()
+
+    assert ledger.add(payment)
+    assert not ledger.add(payment.settle(True, "pay_other"))
+
+    assert ledger.get("o-1") == payment
+    assert ledger.get("o-unknown") is None
+    assert all(key.startswith(settings.key("")) for key in redis.scan_iter(f"{settings.redis_namespace}*"))
+
+
+def test_the_first_outcome_wins_and_attempts_are_counted(redis: Redis, settings: Settings) -> None:
+    ledger = RedisLedger(redis, settings)
+    payment = requested()
+    ledger.add(payment)
+    ledger.count_attempt("o-1")
+    ledger.count_attempt("o-1")
+
+    assert ledger.settle(payment.settle(True, "pay_1"))
+    assert not ledger.settle(payment.settle(False, "pay_2", "card_declined"))
+    ledger.mark_published("o-1")
+
+    stored = ledger.get("o-1")
+    assert (stored.status, stored.payment_id, stored.attempts, stored.published) == (
+        "authorized",
+        "pay_1",
+        2,
+        True,
+    )
+
+
+def test_a_claim_is_exclusive_released_after_use_and_expires_if_its_holder_dies(
+    redis: Redis, settings: Settings
+) -> None:
+    ledger = RedisLedger(redis, settings, lease_s=1)
+    with ledger.claim("o-1"), pytest.raises(ChargeInProgress), ledger.claim("o-1"):
+        pass
+    with ledger.claim("o-1"):
+        pass
+
+    abandoned = ledger.claim("o-1")
+    abandoned.__enter__()  # a worker that dies holding the claim never exits it
+
+    def claimable() -> bool:
+        try:
+            with ledger.claim("o-1"):
+                return True
+        except ChargeInProgress:
+            return False
+
+    wait_until(claimable, 5, 0.1, "the abandoned claim to expire")
+
+
+def test_concurrent_charges_with_one_idempotency_key_charge_once(redis: Redis, settings: Settings) -> None:
+    gateway = SimulatedGateway(RedisGatewayStore(redis, settings))
+
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(lambda _: gateway.charge("o-1", "tok_visa", 2500, "EUR"), range(32)))
+
+    assert len({r.payment_id for r in results}) == 1
+    assert gateway.charges("o-1") == 1

@@ -1,0 +1,173 @@
+"""The payments handlers with an in-memory ledger, the simulated gateway and a list as broker."""
+
+from __future__ import annotations
+
+import pytest
+
+from services.payments import handlers
+from services.payments.gateway import GatewayUnavailable, SimulatedGateway
+from services.payments.model import ChargeInProgress
+from shared.envelope import Event, new_event
+from tests.unit.payments.fakes import FakeGatewayStore, FakeLedger
+
+
+def order_placed(token: str = "tok_visa", order_id: str = "o-1") -> Event:
+    return new_event(
+        "order.placed",
+        {
+            "order_id": order_id,
+            "customer_email": "ada@example.com",
+            "items": [{"sku": "book", "qty": 2, "unit_price_cents": 1250}],
+            "total_cents": 2500,
+            "currency": "EUR",
+            "payment_token": token,
+        },
+        source="orders",
+    )
+
+
+class Payments:
+    """The payments service around fakes: what a test drives and inspects."""
+
+    def __init__(self) -> None:
+        self.ledger = FakeLedger()
+        self.gateway = SimulatedGateway(FakeGatewayStore())
+        self.enqueued: list[str] = []
+        self.published: list[Event] = []
+
+    def receive(self, event: Event) -> None:
+        handlers.request_payment(event, ledger=self.ledger, enqueue_charge=self.enqueued.append)
+
+    def charge(self, order_id: str = "o-1") -> str:
+        return handlers.charge_order(
+            order_id, ledger=self.ledger, gateway=self.gateway, publish=self.published.append
+        )
+
+
+@pytest.fixture
+def payments() -> Payments:
+    return Payments()
+
+
+def test_an_order_placed_is_recorded_and_its_charge_enqueued(payments: Payments) -> None:
+    payments.receive(order_placed())
+
+    payment = payments.ledger.get("o-1")
+    assert payment is not None
+    assert (payment.status, payment.amount_cents, payment.currency, payment.token) == (
+        "requested",
+        2500,
+        "EUR",
+        "tok_visa",
+    )
+    assert payments.enqueued == ["o-1"]
+
+
+def test_a_redelivered_order_placed_keeps_the_request_and_enqueues_a_harmless_task(
+    payments: Payments,
+) -> None:
+    placed = order_placed()
+    payments.receive(placed)
+    assert payments.charge() == "authorized"
+
+    payments.receive(placed)
+
+    assert payments.ledger.get("o-1").status == "authorized"
+    assert payments.enqueued == ["o-1", "o-1"]
+    assert payments.charge() == "duplicate"
+    assert payments.gateway.charges("o-1") == 1
+    assert len(payments.published) == 1
+
+
+def test_an_authorized_charge_announces_payment_authorized_caused_by_the_order(payments: Payments) -> None:
+    placed = order_placed()
+    payments.receive(placed)
+
+    assert payments.charge() == "authorized"
+
+    [event] = payments.published
+    assert event.type == "payment.authorized"
+    assert (event.data.order_id, event.data.amount_cents, event.data.currency) == ("o-1", 2500, "EUR")
+    assert event.data.payment_id == payments.ledger.get("o-1").payment_id
+    assert event.correlationid == placed.correlationid
+    assert event.traceparent.split("-")[1] == placed.traceparent.split("-")[1]
+    assert payments.ledger.get("o-1").published
+
+
+def test_a_declined_charge_announces_payment_declined_with_the_reason(payments: Payments) -> None:
+    payments.receive(order_placed("tok_chargeDeclined"))
+
+    assert payments.charge() == "declined"
+
+    [event] = payments.published
+    assert (event.type, event.data.reason) == ("payment.declined", "card_declined")
+    assert payments.gateway.charges("o-1") == 0
+
+
+def test_transient_gateway_failures_are_raised_for_the_task_to_retry(payments: Payments) -> None:
+    payments.receive(order_placed("tok_flaky"))
+
+    for _ in range(2):
+        with pytest.raises(GatewayUnavailable):
+            payments.charge()
+    assert payments.published == []
+
+    assert payments.charge() == "authorized"
+    assert payments.ledger.get("o-1").attempts == 3
+    assert payments.gateway.charges("o-1") == 1
+
+
+def test_the_last_gateway_attempt_declines_when_the_gateway_is_still_unavailable(payments: Payments) -> None:
+    payments.gateway = SimulatedGateway(FakeGatewayStore(), failure_rate=1.0)
+    payments.receive(order_placed())
+
+    for _ in range(handlers.MAX_GATEWAY_ATTEMPTS - 1):
+        with pytest.raises(GatewayUnavailable):
+            payments.charge()
+    assert payments.charge() == "declined"
+
+    [event] = payments.published
+    assert event.data.reason == "gateway_unavailable"
+    assert payments.ledger.get("o-1").attempts == handlers.MAX_GATEWAY_ATTEMPTS
+
+
+def test_an_order_another_task_is_charging_is_left_to_it(payments: Payments) -> None:
+    payments.receive(order_placed())
+    payments.ledger.claimed.add("o-1")
+
+    with pytest.raises(ChargeInProgress):
+        payments.charge()
+
+    assert payments.gateway.charges("o-1") == 0
+    assert payments.published == []
+
+
+def test_an_outcome_whose_publish_failed_is_published_again_without_charging_again(
+    payments: Payments,
+) -> None:
+    payments.receive(order_placed())
+
+    def broker_down(_event: Event) -> None:
+        raise ConnectionError("broker unreachable")
+
+    with pytest.raises(ConnectionError):
+        handlers.charge_order("o-1", ledger=payments.ledger, gateway=payments.gateway, publish=broker_down)
+    assert payments.charge() == "authorized"
+    assert payments.charge() == "duplicate"
+
+    assert payments.gateway.charges("o-1") == 1
+    assert len(payments.published) == 1
+    assert payments.ledger.claimed == set()
+
+
+def test_the_outcome_event_id_is_the_same_on_every_retry(payments: Payments) -> None:
+    payments.receive(order_placed())
+    payments.charge()
+    payment = payments.ledger.get("o-1")
+
+    assert payment.outcome_event().id == payment.outcome_event().id == payments.published[0].id
+
+
+def test_a_charge_for_an_order_never_requested_does_nothing(payments: Payments) -> None:
+    assert payments.charge("o-unknown") == "unknown"
+    assert payments.published == []
