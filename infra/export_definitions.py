@@ -56,7 +56,9 @@ def definitions(environ: Mapping[str, str]) -> dict[str, Any]:
         topology += service_topology(service, event_types)
     admin_password = environ.get("RABBITMQ_ADMIN_PASSWORD", ADMIN)
     users = [_user(ADMIN, admin_password, ["administrator"])]
-    users += [_user(service, amqp_password(service, environ), []) for service in REDIS_DB]
+    # The dashboard reads queue depths and consumers from the management API.
+    tags = {"dashboard": ["monitoring"]}
+    users += [_user(service, amqp_password(service, environ), tags.get(service, [])) for service in REDIS_DB]
     return {
         "users": users,
         "vhosts": [{"name": VHOST}],

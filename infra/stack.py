@@ -81,6 +81,11 @@ class Infra:
     amqp_url_template: str  # `{service}` and `{password}` are filled in per service
     redis_url: str  # the server; each service gets its own database on it
     smtp_url: str
+    # What the dashboard reads besides the bus: the broker's management API (queue depths,
+    # consumers) and the public orders API it proxies for the shop panel. Empty: the
+    # dashboard's own localhost defaults, which are right in local mode.
+    management_url_template: str = ""
+    orders_url: str = ""
 
     def amqp_url(self, service: str, environ: Mapping[str, str]) -> str:
         return self.amqp_url_template.format(service=service, password=amqp_password(service, environ))
@@ -99,6 +104,8 @@ COMPOSE_INFRA = Infra(
     amqp_url_template="amqp://{service}:{password}@rabbitmq:5672/%2F",
     redis_url="redis://redis:6379",
     smtp_url="smtp://mailpit:1025",
+    management_url_template="http://{service}:{password}@rabbitmq:15672",
+    orders_url="http://orders-api:8001",
 )
 
 
@@ -115,8 +122,15 @@ def process_environment(process: Process, infra: Infra, environ: Mapping[str, st
     """The environment every process of a service gets, in both modes."""
     if process.name in LOCAL_ONLY:
         return {}
-    return {
+    environment = {
         "AMQP_URL": infra.amqp_url(process.service, environ),
         "REDIS_URL": infra.redis_url_for(process.service),
         "SMTP_URL": infra.smtp_url,
     }
+    if process.service == "dashboard" and infra.management_url_template:
+        password = amqp_password("dashboard", environ)
+        environment["MANAGEMENT_URL"] = infra.management_url_template.format(
+            service="dashboard", password=password
+        )
+        environment["ORDERS_URL"] = infra.orders_url
+    return environment

@@ -9,11 +9,16 @@ confirms, one at a time per worker process (prefetch 1), JSON only.
 
 from __future__ import annotations
 
+import threading
+
 from celery import Celery, Task
-from flask import Flask
+from celery.signals import worker_process_shutdown, worker_shutdown
+from flask import Flask, current_app
 from kombu import Exchange, Queue
 
 from shared import topology
+from shared.metrics import start_flusher
+from shared.publisher import Publisher
 
 
 def task_queue_name(service: str) -> str:
@@ -63,3 +68,27 @@ def celery_init_app(app: Flask, service: str) -> Celery:
     celery.set_default()
     app.extensions["celery"] = celery
     return celery
+
+
+_publisher: Publisher | None = None
+_publisher_lock = threading.Lock()
+
+
+def worker_publisher() -> Publisher:
+    """The worker process's one Publisher, made on first use inside a task (so a prefork
+    child never inherits its parent's socket), with the process's metrics flusher."""
+    global _publisher
+    with _publisher_lock:
+        if _publisher is None:
+            settings, redis = current_app.config["SETTINGS"], current_app.extensions["redis"]
+            _publisher = Publisher(settings.amqp_url, name=f"{settings.service}-worker")
+            start_flusher(redis, settings.key("metrics"))
+        return _publisher
+
+
+@worker_process_shutdown.connect
+@worker_shutdown.connect
+def _close_worker_publisher(**_: object) -> None:
+    """Wait for the confirms still in flight before the worker exits."""
+    if _publisher is not None:
+        _publisher.close()

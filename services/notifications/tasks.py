@@ -1,26 +1,23 @@
 """The notifications Celery task: thin, takes a notification id, retries transient failures.
 
 NOTIFY_RATE_LIMIT (a Celery rate limit such as "100/s", per worker) caps the sending
-rate. Each worker process builds its dependencies (one Publisher connection, the
-metrics flusher) on first use, so a prefork child never inherits a parent's sockets.
+rate. Each worker process wires its dependencies on first use (shared.celery_app.worker_publisher).
 """
 
 from __future__ import annotations
 
 import functools
 import os
-import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from celery import shared_task
-from celery.signals import worker_process_shutdown, worker_shutdown
 from flask import current_app
 
 from services.notifications import bootstrap
 from services.notifications.model import SendInProgress
-from shared.metrics import TASKS, start_flusher
-from shared.publisher import Publisher, PublishError
+from shared.celery_app import worker_publisher
+from shared.metrics import TASKS
+from shared.publisher import PublishError
 
 TRANSIENT = (OSError, SendInProgress, PublishError)  # OSError covers every smtplib error
 # Retries outlast an SMTP server or broker that is away for a while and a claim left by a dead
@@ -47,7 +44,7 @@ def enqueue_send(notification_id: str) -> None:
 )
 def send_notification(notification_id: str) -> str:
     try:
-        outcome = _worker().send(notification_id)
+        outcome = _send()(notification_id)
     except TRANSIENT:
         TASKS.labels("send_notification", "transient_failure").inc()
         raise
@@ -55,31 +52,8 @@ def send_notification(notification_id: str) -> str:
     return outcome
 
 
-@dataclass(frozen=True)
-class _Worker:
-    publisher: Publisher
-    send: Callable[[str], str]
-
-
-_worker_lock = threading.Lock()
-
-
-def _worker() -> _Worker:
-    with _worker_lock:
-        return _build_worker()
-
-
 @functools.cache
-def _build_worker() -> _Worker:
-    settings = current_app.config["SETTINGS"]
-    redis = current_app.extensions["redis"]
-    publisher = Publisher(settings.amqp_url, name="notifications-worker")
-    start_flusher(redis, settings.key("metrics"))
-    return _Worker(publisher, bootstrap.send_command(settings, redis, publisher.publish))
-
-
-@worker_process_shutdown.connect
-@worker_shutdown.connect
-def _close_publisher(**_: object) -> None:
-    if _build_worker.cache_info().currsize:
-        _build_worker().publisher.close()
+def _send() -> Callable[[str], str]:
+    """This worker process's send command, wired once (bootstrap) on first use."""
+    settings, redis = current_app.config["SETTINGS"], current_app.extensions["redis"]
+    return bootstrap.send_command(settings, redis, worker_publisher().publish)

@@ -1,25 +1,22 @@
 """The payments Celery task: thin, takes an order id, retries transient failures with backoff.
 
-Each worker process builds its dependencies (one Publisher connection, the metrics
-flusher) on first use, so a prefork child never inherits a parent's sockets.
+Each worker process wires its dependencies on first use (shared.celery_app.worker_publisher).
 """
 
 from __future__ import annotations
 
 import functools
-import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from celery import shared_task
-from celery.signals import worker_process_shutdown, worker_shutdown
 from flask import current_app
 
 from services.payments import bootstrap
 from services.payments.gateway import GatewayUnavailable
 from services.payments.model import ChargeInProgress
-from shared.metrics import TASKS, start_flusher
-from shared.publisher import Publisher, PublishError
+from shared.celery_app import worker_publisher
+from shared.metrics import TASKS
+from shared.publisher import PublishError
 
 TRANSIENT = (GatewayUnavailable, ChargeInProgress, PublishError)
 # Retries outlast a flaky gateway (handlers.MAX_GATEWAY_ATTEMPTS bounds the gateway calls),
@@ -46,7 +43,7 @@ def enqueue_charge(order_id: str) -> None:
 )
 def charge_order(order_id: str) -> str:
     try:
-        outcome = _worker().charge(order_id)
+        outcome = _charge()(order_id)
     except TRANSIENT:
         TASKS.labels("charge_order", "transient_failure").inc()
         raise
@@ -54,31 +51,8 @@ def charge_order(order_id: str) -> str:
     return outcome
 
 
-@dataclass(frozen=True)
-class _Worker:
-    publisher: Publisher
-    charge: Callable[..., str]
-
-
-_worker_lock = threading.Lock()
-
-
-def _worker() -> _Worker:
-    with _worker_lock:
-        return _build_worker()
-
-
 @functools.cache
-def _build_worker() -> _Worker:
-    settings = current_app.config["SETTINGS"]
-    redis = current_app.extensions["redis"]
-    publisher = Publisher(settings.amqp_url, name="payments-worker")
-    start_flusher(redis, settings.key("metrics"))
-    return _Worker(publisher, bootstrap.charge_command(settings, redis, publisher.publish))
-
-
-@worker_process_shutdown.connect
-@worker_shutdown.connect
-def _close_publisher(**_: object) -> None:
-    if _build_worker.cache_info().currsize:
-        _build_worker().publisher.close()
+def _charge() -> Callable[[str], str]:
+    """This worker process's charge command, wired once (bootstrap) on first use."""
+    settings, redis = current_app.config["SETTINGS"], current_app.extensions["redis"]
+    return bootstrap.charge_command(settings, redis, worker_publisher().publish)

@@ -49,5 +49,7 @@ def screenshot(page: Page, name: str, *, full_page: bool = True) -> Path:
     """Save the page as artifacts/screenshots/<name>.png and return the path."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{re.sub(r'[^a-z0-9_-]+', '-', name.lower())}.png"
+    if full_page:  # from the top, or a sticky header is drawn where the page was scrolled to
+        page.evaluate("window.scrollTo({top: 0, behavior: 'instant'})")
     page.screenshot(path=str(path), full_page=full_page)
     return path

@@ -1,0 +1,198 @@
+"""What the browser shows, computed from events: the order board, the stream and chart points.
+
+One reducer serves both paths into a browser session (history read from the event log when
+it connects, then live events from the dashboard's feed), so the browser only renders what
+it is sent. Events may arrive twice (history and live overlap; delivery is at least once)
+or out of order: duplicates are dropped by event id and an order's status only moves
+forward, from PENDING to one terminal state.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict, deque
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+from shared.envelope import Event
+
+STATUS_AFTER = {"order.placed": "PENDING", "order.confirmed": "CONFIRMED", "order.cancelled": "CANCELLED"}
+TERMINAL = frozenset({"CONFIRMED", "CANCELLED"})
+NOT_SHOWN = frozenset({"service.heartbeat"})
+
+
+def epoch_ms(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
+
+
+def money(cents: int, currency: str) -> str:
+    return f"{cents / 100:.2f} {currency}"
+
+
+@dataclass
+class OrderCard:
+    """One order as the board shows it, merged from every event about it."""
+
+    order_id: str
+    status: str = "PENDING"
+    customer_email: str | None = None
+    total_cents: int | None = None
+    currency: str | None = None
+    payment_token: str | None = None
+    placed_at: int | None = None  # epoch ms of order.placed, the origin of every latency
+    updated_at: int | None = None
+    payment: str | None = None  # "authorized" | "declined"
+    notified: bool = False
+    reason: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class FeedItem:
+    """One line of the live event stream."""
+
+    id: str
+    type: str
+    source: str
+    order_id: str
+    time: int  # epoch ms, as stamped by the producer
+    latency_ms: int | None  # since the order was placed; None when its placement was not seen
+    summary: str
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Update:
+    item: FeedItem
+    order: OrderCard
+
+    def to_json(self) -> dict[str, Any]:
+        return {"item": self.item.to_json(), "order": self.order.to_json(), "points": chart_points(self.item)}
+
+
+def latency_ms(card: OrderCard, event_time_ms: int) -> int | None:
+    """Time from the order's placement to this event; clocks of two hosts never make it negative."""
+    if card.placed_at is None:
+        return None
+    return max(0, event_time_ms - card.placed_at)
+
+
+def summarize(event: Event) -> str:
+    data = event.data.model_dump()
+    match event.type:
+        case "order.placed":
+            count = sum(line["qty"] for line in data["items"])
+            noun = "item" if count == 1 else "items"
+            total = money(data["total_cents"], data["currency"])
+            return f"{count} {noun} · {total} · {data['payment_token']}"
+        case "payment.authorized":
+            return f"{money(data['amount_cents'], data['currency'])} authorized"
+        case "payment.declined" | "order.cancelled":
+            return data["reason"]
+        case "order.confirmed":
+            return f"confirmed, {data['total_cents'] / 100:.2f} total"
+        case "notification.sent":
+            return f"{data['channel']} to {data['recipient']} ({data['template']})"
+    return ""
+
+
+def apply_to_card(card: OrderCard, event: Event) -> None:
+    """Merge one event into its order's card; the status leaves PENDING at most once."""
+    data = event.data.model_dump()
+    time_ms = epoch_ms(event.time)
+    if event.type == "order.placed":
+        card.customer_email = data["customer_email"]
+        card.total_cents = data["total_cents"]
+        card.currency = data["currency"]
+        card.payment_token = data["payment_token"]
+        card.placed_at = time_ms
+    elif event.type == "payment.authorized":
+        card.payment = "authorized"
+    elif event.type == "payment.declined":
+        card.payment = "declined"
+    elif event.type == "notification.sent":
+        card.notified = True
+    new_status = STATUS_AFTER.get(event.type)
+    if new_status in TERMINAL and card.status not in TERMINAL:
+        card.status = new_status
+        card.reason = data.get("reason")
+    card.customer_email = card.customer_email or data.get("customer_email")
+    card.updated_at = max(card.updated_at or 0, time_ms)
+
+
+class DashboardView:
+    """The state of one browser session: its orders and the event ids it has already seen."""
+
+    def __init__(self, max_orders: int = 2000, max_seen: int = 50_000) -> None:
+        self.orders: OrderedDict[str, OrderCard] = OrderedDict()
+        self._seen: OrderedDict[str, None] = OrderedDict()
+        self._max_orders = max_orders
+        self._max_seen = max_seen
+
+    def apply(self, event: Event) -> Update | None:
+        """The update to send for this event, or None when there is nothing new to show."""
+        order_id = event.subject or getattr(event.data, "order_id", None)
+        if event.id in self._seen or event.type in NOT_SHOWN or not order_id:
+            return None
+        self._remember(event.id)
+        card = self.orders.get(order_id)
+        if card is None:
+            card = self.orders[order_id] = OrderCard(order_id)
+            if len(self.orders) > self._max_orders:
+                self.orders.popitem(last=False)
+        apply_to_card(card, event)
+        time_ms = epoch_ms(event.time)
+        item = FeedItem(
+            id=event.id,
+            type=event.type,
+            source=event.source,
+            order_id=order_id,
+            time=time_ms,
+            latency_ms=latency_ms(card, time_ms),
+            summary=summarize(event),
+        )
+        return Update(item, OrderCard(**asdict(card)))
+
+    def _remember(self, event_id: str) -> None:
+        self._seen[event_id] = None
+        if len(self._seen) > self._max_seen:
+            self._seen.popitem(last=False)
+
+
+@dataclass
+class Snapshot:
+    """What a browser gets when it connects: recent items, the board and the chart points."""
+
+    max_items: int = 1500
+    items: deque[FeedItem] = field(init=False)
+    placed: list[int] = field(default_factory=list)  # epoch ms of each order.placed
+    end_to_end: list[tuple[int, int]] = field(default_factory=list)  # (notified at, ms since placed)
+
+    def __post_init__(self) -> None:
+        self.items = deque(maxlen=self.max_items)
+
+    def add(self, update: Update) -> None:
+        self.items.append(update.item)
+        for kind, point in chart_points(update.item).items():
+            getattr(self, kind).append(point)
+
+    def to_json(self, view: DashboardView) -> dict[str, Any]:
+        return {
+            "items": [item.to_json() for item in self.items],
+            "orders": [card.to_json() for card in view.orders.values()],
+            "placed": self.placed,
+            "end_to_end": self.end_to_end,
+        }
+
+
+def chart_points(item: FeedItem) -> dict[str, Any]:
+    """The chart points one item contributes: a placement, or an end-to-end latency."""
+    if item.type == "order.placed":
+        return {"placed": item.time}
+    if item.type == "notification.sent" and item.latency_ms is not None:
+        return {"end_to_end": (item.time, item.latency_ms)}
+    return {}

@@ -1,0 +1,124 @@
+"""The dashboard's broker and Redis paths against the real RabbitMQ and Redis, in a sandbox:
+peeking into and replaying a dead-letter queue, reading recent history from the event log,
+and the Redis feed that fans events out to every browser session.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pika
+import pytest
+from redis import Redis
+
+from services.dashboard import feed
+from services.dashboard.dead_letters import DeadLetterQueues, NoSuchQueue
+from shared import topology
+from shared.envelope import Event, new_event
+from shared.publisher import Publisher
+from tests.support.isolation import REDIS_URL, Sandbox
+from tests.support.waiting import wait_until
+
+SERVICE = "billing"  # any subscriber: the dashboard knows none by name
+
+
+def confirmed(order_id: str) -> Event:
+    data = {"order_id": order_id, "customer_email": "ada@example.com", "total_cents": 100}
+    return new_event("order.confirmed", data, source="orders")
+
+
+@pytest.fixture
+def channel(sandbox: Sandbox):
+    connection = pika.BlockingConnection(pika.URLParameters(sandbox.amqp_url))
+    channel = connection.channel()
+    topology.declare(channel, topology.service_topology(SERVICE, ["order.confirmed"]))
+    channel.confirm_delivery()
+    yield channel
+    connection.close()
+
+
+def dead_letter(channel, body: bytes, message_id: str | None, reason: str = "exhausted") -> None:
+    headers = {"x-death-reason": reason, "x-error": "TimeoutError: gateway", "x-attempt": 4}
+    properties = pika.BasicProperties(message_id=message_id, headers=headers, delivery_mode=2)
+    channel.basic_publish(topology.DEAD_LETTER_EXCHANGE, SERVICE, body, properties, mandatory=True)
+
+
+def depth(channel, queue: str) -> int:
+    return channel.queue_declare(queue, passive=True).method.message_count
+
+
+def test_peeking_shows_reasons_and_leaves_the_messages_in_place(sandbox: Sandbox, channel) -> None:
+    event = confirmed("o-1")
+    dead_letter(channel, event.to_json(), event.id)
+    dead_letter(channel, b"not json", None, reason="invalid")
+
+    count, letters = DeadLetterQueues(sandbox.amqp_url).peek(SERVICE)
+
+    assert count == 2
+    assert [(letter.reason, letter.order_id) for letter in letters] == [
+        ("exhausted", "o-1"),
+        ("invalid", None),
+    ]
+    # returned when the peek's connection closed (a quorum queue takes a moment to requeue)
+    wait_until(lambda: depth(channel, topology.dead_letter_queue(SERVICE)) == 2, 10, 0.05, "requeued")
+
+
+def test_replaying_one_message_moves_only_it_back_to_the_service_queue(sandbox: Sandbox, channel) -> None:
+    kept, replayed = confirmed("o-1"), confirmed("o-2")
+    dead_letter(channel, kept.to_json(), kept.id)
+    dead_letter(channel, replayed.to_json(), replayed.id)
+
+    assert DeadLetterQueues(sandbox.amqp_url).replay(SERVICE, replayed.id) == 1
+
+    _method, properties, body = channel.basic_get(SERVICE, auto_ack=True)
+    assert body == replayed.to_json()
+    assert properties.message_id == replayed.id
+    assert properties.headers["x-replay-count"] == 1
+    assert "x-attempt" not in properties.headers  # a full set of retries again
+    assert depth(channel, topology.dead_letter_queue(SERVICE)) == 1
+
+
+def test_replaying_all_empties_the_dead_letter_queue(sandbox: Sandbox, channel) -> None:
+    for n in range(3):
+        event = confirmed(f"o-{n}")
+        dead_letter(channel, event.to_json(), event.id)
+
+    assert DeadLetterQueues(sandbox.amqp_url).replay(SERVICE) == 3
+
+    assert depth(channel, topology.dead_letter_queue(SERVICE)) == 0
+    assert depth(channel, SERVICE) == 3
+
+
+def test_a_service_without_dead_letter_queue_is_reported_as_such(sandbox: Sandbox) -> None:
+    with pytest.raises(NoSuchQueue):
+        DeadLetterQueues(sandbox.amqp_url).peek("nobody")
+
+
+def test_recent_history_is_the_newest_events_of_the_log_in_order(sandbox: Sandbox, channel) -> None:
+    publisher = Publisher(sandbox.amqp_url, name="test-publisher")
+    events = [confirmed(f"o-{n}") for n in range(30)]
+    try:
+        publisher.publish_many(events)
+    finally:
+        publisher.close()
+    now = datetime.now(UTC)
+
+    history = feed.recent_history(sandbox.amqp_url, now - timedelta(minutes=15), now, limit=10)
+
+    assert [e.id for e in history] == [e.id for e in events[-10:]]
+
+
+def test_the_feed_hands_appended_events_to_every_follower(sandbox: Sandbox) -> None:
+    redis = Redis.from_url(REDIS_URL, decode_responses=True)
+    key = f"{sandbox.redis_prefix}dashboard:feed"
+    before = feed.last_id(redis, key)
+    events = [confirmed("o-1"), confirmed("o-2")]
+    for event in events:
+        feed.append(redis, key, event)
+
+    first = feed.follow(redis, key, before, block_ms=100)
+    second = feed.follow(redis, key, before, block_ms=100)
+
+    assert [e.id for e in first[1]] == [e.id for e in second[1]] == [e.id for e in events]
+    assert feed.follow(redis, key, first[0], block_ms=50) == (first[0], [])
+    assert feed.publish_rates(redis, key) == {"orders": 0.2}
