@@ -4,18 +4,22 @@
     EventConsumer("payments", handlers, settings).run()
 
 The connection's own thread only does I/O (so heartbeats flow during slow handlers);
-handlers run on a small thread pool and hand their outcome back with
-`add_callback_threadsafe`, because pika connections are not thread-safe. A message is
-acked only after its handler returned. A failure is retried through the service's delay
-queues (1 s, 5 s, 25 s); after the last attempt, or at once for an invalid event or a
-`PermanentError`, the message goes to `<service>.dlq` with the reason and the attempt
-count in its headers. SIGTERM stops taking messages, finishes those in hand, exits 0.
-The broker connection is re-established with backoff when it drops.
+handlers run on a small thread pool and hand their outcome back through one
+`add_callback_threadsafe` wake-up per batch, because pika connections are not
+thread-safe. A message is acked only after its handler returned; completed deliveries
+are acked together (`multiple=True` up to the first one still in progress), which is
+what lets the consumer keep up with the broker. A failure is retried through the
+service's delay queues (1 s, 5 s, 25 s); after the last attempt, or at once for an
+invalid event or a `PermanentError`, the message goes to `<service>.dlq` with the reason
+and the attempt count in its headers. SIGTERM stops taking messages, lets running
+handlers finish, returns the rest to the queue unstarted and exits 0. The broker
+connection is re-established with backoff when it drops.
 """
 
 from __future__ import annotations
 
-import functools
+import collections
+import contextlib
 import logging
 import signal
 import threading
@@ -29,12 +33,13 @@ from typing import Any
 
 import pika
 import pika.exceptions
+from redis import Redis
 
 from shared import topology
 from shared.envelope import Event, InvalidEvent, decode
-from shared.logs import event_context
-from shared.metrics import EVENTS_CONSUMED, HANDLER_SECONDS
-from shared.settings import Settings
+from shared.logs import configure_logging, event_context
+from shared.metrics import EVENTS_CONSUMED, HANDLER_SECONDS, start_flusher
+from shared.settings import Settings, env_int, load_settings
 
 log = logging.getLogger(__name__)
 
@@ -49,14 +54,134 @@ class PermanentError(Exception):
     """The handler can never succeed with this event: dead-letter it without retrying."""
 
 
+class ConsumerCancelled(pika.exceptions.AMQPError):
+    """The broker cancelled our subscription (e.g. the queue was deleted): start over."""
+
+
 @dataclass(frozen=True)
 class Outcome:
     """What to do with a delivery once its handler is done, decided off the I/O thread."""
 
-    action: str  # "ack" | "retry" | "dead_letter"
+    action: str  # "ack" | "retry" | "dead_letter" | "release"
     reason: str = ""
     error: str = ""
     attempt: int = 1
+
+
+RELEASE = Outcome("release")  # never started (we are stopping): the broker hands it out again
+
+
+@dataclass(frozen=True)
+class Delivery:
+    tag: int
+    routing_key: str
+    properties: pika.BasicProperties
+    body: bytes
+
+
+class _Session:
+    """The deliveries of one connection: their tags are only valid on its channel.
+
+    Handler threads only append to `done` and wake the I/O thread; everything else
+    here runs on the I/O thread.
+    """
+
+    def __init__(self, service: str, connection: pika.BlockingConnection, channel: Any, side: Any) -> None:
+        self.service = service
+        self.connection = connection
+        self.channel = channel
+        self.side = side  # confirm-mode channel for moving messages to retry queues / the DLQ
+        self.cancelled = False
+        self.in_hand = 0
+        self.done: collections.deque[tuple[Delivery, Outcome]] = collections.deque()
+        self._unsettled: collections.deque[int] = collections.deque()
+        self._settled_alone: set[int] = set()
+        self._wake_pending = False
+        self._wake_lock = threading.Lock()
+
+    def received(self, delivery: Delivery) -> None:
+        self.in_hand += 1
+        self._unsettled.append(delivery.tag)
+
+    def complete(self, delivery: Delivery, outcome: Outcome) -> None:
+        """Handler thread: queue the outcome; one wake-up serves everything queued meanwhile."""
+        self.done.append((delivery, outcome))
+        with self._wake_lock:
+            if self._wake_pending:
+                return
+            self._wake_pending = True
+        # connection gone: the broker redelivers what we did not ack
+        with contextlib.suppress(pika.exceptions.AMQPError):
+            self.connection.add_callback_threadsafe(self._settle_done)
+
+    def _settle_done(self) -> None:
+        with self._wake_lock:
+            self._wake_pending = False
+        to_ack: set[int] = set()
+        while self.done:
+            delivery, outcome = self.done.popleft()
+            self.in_hand -= 1
+            if outcome.action == "release":
+                continue
+            if outcome.action != "ack" and not self._park(delivery, outcome):
+                self.channel.basic_nack(delivery.tag, requeue=True)
+                self._settled_alone.add(delivery.tag)
+                continue
+            to_ack.add(delivery.tag)
+        self._ack(to_ack)
+
+    def _ack(self, tags: set[int]) -> None:
+        """One multiple-ack for the completed prefix, single acks for completions behind a slow one."""
+        last = None
+        while self._unsettled and (self._unsettled[0] in tags or self._unsettled[0] in self._settled_alone):
+            tag = self._unsettled.popleft()
+            if tag in tags:
+                tags.discard(tag)
+                last = tag
+            else:
+                self._settled_alone.discard(tag)
+        if last is not None:
+            self.channel.basic_ack(last, multiple=True)
+        for tag in tags:
+            self.channel.basic_ack(tag)
+            self._settled_alone.add(tag)
+
+    def _park(self, delivery: Delivery, outcome: Outcome) -> bool:
+        """Move the message to a retry queue or the DLQ (confirmed) before its ack."""
+        service = self.service
+        headers = dict(delivery.properties.headers or {})
+        headers[ATTEMPT_HEADER] = outcome.attempt
+        headers[ERROR_HEADER] = outcome.error[:1000]
+        headers.setdefault("x-original-routing-key", delivery.routing_key)
+        if outcome.action == "retry":
+            delay = topology.RETRY_DELAYS_S[outcome.attempt - 1]
+            exchange, key = "", topology.retry_queue(service, delay)
+        else:
+            headers[REASON_HEADER] = outcome.reason
+            headers["x-dead-lettered-at"] = datetime.now(UTC).isoformat()
+            exchange, key = topology.DEAD_LETTER_EXCHANGE, service
+        props = delivery.properties
+        try:
+            self.side.basic_publish(
+                exchange,
+                key,
+                delivery.body,
+                pika.BasicProperties(
+                    content_type=props.content_type,
+                    delivery_mode=pika.DeliveryMode.Persistent,
+                    message_id=props.message_id,
+                    correlation_id=props.correlation_id,
+                    type=props.type,
+                    app_id=props.app_id,
+                    timestamp=props.timestamp,
+                    headers=headers,
+                ),
+                mandatory=True,
+            )
+        except (pika.exceptions.UnroutableError, pika.exceptions.NackError) as exc:
+            log.error("could not park message (%s); returning it to the queue", exc)
+            return False
+        return True
 
 
 class EventConsumer:
@@ -66,18 +191,22 @@ class EventConsumer:
         handlers: dict[str, Handler],
         settings: Settings,
         *,
+        bindings: list[str] | None = None,
         prefetch: int = 20,
         workers: int = 4,
+        stop_timeout_s: float = 30.0,
     ) -> None:
+        """`bindings`: routing keys of the service queue, by default the handled event types
+        (an observer such as the dashboard binds `#`, every type, present and future)."""
         self.service = service
         self.handlers = handlers
         self.settings = settings
         self.prefetch = prefetch
         self.workers = workers
-        self.topology = topology.service_topology(service, list(handlers))
+        self.stop_timeout_s = stop_timeout_s
+        self.topology = topology.service_topology(service, bindings or list(handlers))
         self._stopping = threading.Event()
-        self._in_hand = 0
-        self._lock = threading.Lock()
+        self._pool: ThreadPoolExecutor | None = None
 
     # ---- lifecycle --------------------------------------------------------------
 
@@ -94,12 +223,13 @@ class EventConsumer:
                     self._consume()
                     delay = 0.2
                 except (pika.exceptions.AMQPError, OSError) as exc:
-                    log.warning("broker connection lost (%s); reconnecting in %.1fs", exc, delay)
+                    log.warning("broker connection lost (%r); reconnecting in %.1fs", exc, delay)
                     self._stopping.wait(delay)
                     delay = min(delay * 2, 5.0)
         log.info("consumer stopped")
 
     def stop(self) -> None:
+        """Safe from a signal handler or any thread."""
         self._stopping.set()
 
     def _consume(self) -> None:
@@ -107,45 +237,50 @@ class EventConsumer:
         params.client_properties = {"connection_name": f"{self.service}-consumer"}
         connection = pika.BlockingConnection(params)
         try:
+            topology.declare_on(connection, self.topology)
             channel = connection.channel()
-            topology.declare(channel, self.topology)
             channel.basic_qos(prefetch_count=self.prefetch)
-            side_channel = connection.channel()
-            side_channel.confirm_delivery()
-            on_message = functools.partial(self._on_message, connection, side_channel)
-            tag = channel.basic_consume(self.service, on_message)
+            side = connection.channel()
+            side.confirm_delivery()
+            session = _Session(self.service, connection, channel, side)
+            channel.add_on_cancel_callback(lambda _frame: setattr(session, "cancelled", True))
+            consumer_tag = channel.basic_consume(
+                self.service, lambda _ch, method, props, body: self._on_message(session, method, props, body)
+            )
             log.info("consuming %s (%s)", self.service, ", ".join(sorted(self.handlers)))
             while not self._stopping.is_set():
                 connection.process_data_events(time_limit=0.25)
-            channel.basic_cancel(tag)
-            self._finish_in_hand(connection)
+                if session.cancelled:
+                    raise ConsumerCancelled(f"broker cancelled the consumer of {self.service}")
+            channel.basic_cancel(consumer_tag)
+            deadline = time.monotonic() + self.stop_timeout_s
+            while session.in_hand and time.monotonic() < deadline:
+                connection.process_data_events(time_limit=0.05)
         finally:
             if connection.is_open:
                 connection.close()
 
-    def _finish_in_hand(self, connection: pika.BlockingConnection, timeout: float = 30) -> None:
-        deadline = time.monotonic() + timeout
-        while self._in_hand and time.monotonic() < deadline:
-            connection.process_data_events(time_limit=0.05)
-
     # ---- per message ------------------------------------------------------------
 
-    def _on_message(
-        self, connection: Any, side: Any, channel: Any, method: Any, props: Any, body: bytes
-    ) -> None:
-        with self._lock:
-            self._in_hand += 1
-        self._pool.submit(self._handle, connection, side, channel, method, props, body)
+    def _on_message(self, session: _Session, method: Any, props: Any, body: bytes) -> None:
+        delivery = Delivery(method.delivery_tag, method.routing_key, props, body)
+        session.received(delivery)
+        assert self._pool is not None
+        self._pool.submit(self._handle, session, delivery)
 
-    def _handle(self, connection: Any, side: Any, channel: Any, method: Any, props: Any, body: bytes) -> None:
-        """Runs on a pool thread: decide the outcome, then settle on the I/O thread."""
-        outcome = self.outcome_of(body, props.headers or {}, method.routing_key)
-        settle = functools.partial(self._settle, side, channel, method, props, body, outcome)
-        try:
-            connection.add_callback_threadsafe(settle)
-        except Exception:  # connection gone: the broker will redeliver the message
-            with self._lock:
-                self._in_hand -= 1
+    def _handle(self, session: _Session, delivery: Delivery) -> None:
+        """Runs on a pool thread: decide the outcome, then hand it to the I/O thread."""
+        if self._stopping.is_set():
+            outcome = RELEASE
+        else:
+            try:
+                outcome = self.outcome_of(
+                    delivery.body, delivery.properties.headers or {}, delivery.routing_key
+                )
+            except Exception as exc:  # a bug here must not leave the message unacked forever
+                log.exception("could not process a delivery")
+                outcome = Outcome("dead_letter", reason="consumer-error", error=repr(exc))
+        session.complete(delivery, outcome)
 
     def outcome_of(self, body: bytes, headers: dict[str, Any], routing_key: str) -> Outcome:
         attempt = int(headers.get(ATTEMPT_HEADER, 0)) + 1
@@ -156,6 +291,7 @@ class EventConsumer:
             return Outcome("dead_letter", reason="invalid", error=str(exc), attempt=attempt)
         handler = self.handlers.get(event.type)
         if handler is None:
+            EVENTS_CONSUMED.labels(event.type, "dead_lettered").inc()
             return Outcome(
                 "dead_letter", reason="unhandled", error=f"no handler for {event.type}", attempt=attempt
             )
@@ -181,48 +317,30 @@ class EventConsumer:
         EVENTS_CONSUMED.labels(event.type, "ok").inc()
         return Outcome("ack")
 
-    def _settle(
-        self, side: Any, channel: Any, method: Any, props: Any, body: bytes, outcome: Outcome
-    ) -> None:
-        """Runs on the I/O thread: forward the message if needed, then ack it."""
-        try:
-            if not channel.is_open:
-                return  # its connection dropped: the broker redelivers it
-            if outcome.action != "ack":
-                self._forward(side, props, body, method.routing_key, outcome)
-            channel.basic_ack(method.delivery_tag)
-        except (pika.exceptions.UnroutableError, pika.exceptions.NackError) as exc:
-            log.error("could not park message (%s); returning it to the queue", exc)
-            channel.basic_nack(method.delivery_tag, requeue=True)
-        finally:
-            with self._lock:
-                self._in_hand -= 1
 
-    def _forward(self, side: Any, props: Any, body: bytes, routing_key: str, outcome: Outcome) -> None:
-        headers = dict(props.headers or {})
-        headers[ATTEMPT_HEADER] = outcome.attempt
-        headers[ERROR_HEADER] = outcome.error[:1000]
-        headers.setdefault("x-original-routing-key", routing_key)
-        if outcome.action == "retry":
-            delay = topology.RETRY_DELAYS_S[outcome.attempt - 1]
-            exchange, key = "", topology.retry_queue(self.service, delay)
-        else:
-            headers[REASON_HEADER] = outcome.reason
-            headers["x-dead-lettered-at"] = datetime.now(UTC).isoformat()
-            exchange, key = topology.DEAD_LETTER_EXCHANGE, self.service
-        side.basic_publish(
-            exchange,
-            key,
-            body,
-            pika.BasicProperties(
-                content_type=props.content_type,
-                delivery_mode=pika.DeliveryMode.Persistent,
-                message_id=props.message_id,
-                correlation_id=props.correlation_id,
-                type=props.type,
-                app_id=props.app_id,
-                timestamp=props.timestamp,
-                headers=headers,
-            ),
-            mandatory=True,
-        )
+def run_service_consumer(
+    service: str,
+    build_handlers: Callable[[Settings, Redis], dict[str, Handler]],
+    *,
+    bindings: list[str] | None = None,
+    prefetch: int = 50,
+    workers: int = 8,
+) -> int:
+    """A service's consumer process: JSON logs, metrics, the consume loop until SIGTERM.
+
+    `<SERVICE>_CONSUMER_PREFETCH` and `<SERVICE>_CONSUMER_WORKERS` override the defaults.
+    """
+    settings = load_settings(service)
+    configure_logging(service, "consumer")
+    redis = Redis.from_url(settings.redis_url, decode_responses=True)
+    stop_flusher = start_flusher(redis, settings.key("metrics"))
+    EventConsumer(
+        service,
+        build_handlers(settings, redis),
+        settings,
+        bindings=bindings,
+        prefetch=env_int(f"{service.upper()}_CONSUMER_PREFETCH", prefetch),
+        workers=env_int(f"{service.upper()}_CONSUMER_WORKERS", workers),
+    ).run()
+    stop_flusher.set()
+    return 0

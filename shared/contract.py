@@ -7,7 +7,14 @@ unknown extra fields are kept, not rejected, so producers can add fields safely.
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+# A structural check only. The full RFC check (pydantic's EmailStr) belongs at the edge
+# where an address enters the system (the orders API); repeated here it would cost every
+# consumer ~40 us per event, more than everything else the bus does with a message.
+Email = Annotated[str, StringConstraints(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=254)]
 
 
 class EventData(BaseModel):
@@ -22,7 +29,7 @@ class OrderLine(EventData):
 
 class OrderPlaced(EventData):
     order_id: str
-    customer_email: EmailStr
+    customer_email: Email
     items: list[OrderLine] = Field(min_length=1)
     total_cents: int = Field(ge=0)
     currency: str
@@ -44,13 +51,13 @@ class PaymentDeclined(EventData):
 
 class OrderConfirmed(EventData):
     order_id: str
-    customer_email: EmailStr
+    customer_email: Email
     total_cents: int = Field(ge=0)
 
 
 class OrderCancelled(EventData):
     order_id: str
-    customer_email: EmailStr
+    customer_email: Email
     reason: str
 
 

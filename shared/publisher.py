@@ -9,13 +9,15 @@ may be any thread: they only touch thread-safe queues and `add_callback_threadsa
 Guarantees: persistent messages, `mandatory` (an unroutable message fails its Future
 with `Unroutable`), publisher confirms, reconnect with backoff. Messages in flight when
 the connection drops fail with `ConnectionLost`; `publish()` sends them again (at
-least once; consumers are idempotent by event id).
+least once; consumers are idempotent by event id). A publish the broker refuses outright
+(no such exchange, no permission) fails with `PublishError` instead of being retried.
 """
 
 from __future__ import annotations
 
 import collections
 import contextlib
+import itertools
 import logging
 import threading
 import time
@@ -24,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pika
+import pika.exceptions
 
 from shared.envelope import CONTENT_TYPE, Event
 from shared.metrics import EVENTS_PUBLISHED
@@ -87,10 +90,12 @@ class Publisher:
         self._params = pika.URLParameters(amqp_url)
         self._params.client_properties = {"connection_name": name}
         self._backoff_max_s = backoff_max_s
+        self._max_in_flight = max_in_flight
         self._slots = threading.BoundedSemaphore(max_in_flight)
         self._queued: collections.deque[tuple[Message, Future[None]]] = collections.deque()
         self._in_flight: dict[int, tuple[Message, Future[None]]] = {}
-        self._returned: set[str] = set()
+        self._returned: set[int] = set()  # delivery tags the broker gave back (unroutable)
+        self._flush_pending = threading.Event()
         self._next_tag = 0
         self._connection: pika.SelectConnection | None = None
         self._channel: Any = None
@@ -114,7 +119,7 @@ class Publisher:
         deadline = time.monotonic() + timeout
         pending = messages
         while pending:
-            futures = [self.send_async(m) for m in pending]
+            futures = [self.send_async(m, timeout=max(0.0, deadline - time.monotonic())) for m in pending]
             wait(futures, timeout=max(0.0, deadline - time.monotonic()))
             retry = []
             for message, future in zip(pending, futures, strict=True):
@@ -131,11 +136,12 @@ class Publisher:
                     raise ConnectionLost(f"broker unreachable for {timeout}s")
                 self._ready.wait(timeout=max(0.0, deadline - time.monotonic()))
 
-    def send_async(self, message: Message) -> Future[None]:
+    def send_async(self, message: Message, timeout: float = 30.0) -> Future[None]:
         """Queue a message; the Future resolves on confirm. Blocks if too many in flight."""
         if self._closing:
             raise PublishError("publisher is closed")
-        self._slots.acquire()
+        if not self._slots.acquire(timeout=timeout):
+            raise PublishError(f"{self._max_in_flight} messages still unconfirmed after {timeout}s")
         future: Future[None] = Future()
         future.add_done_callback(lambda _f: self._slots.release())
         self._queued.append((message, future))
@@ -160,11 +166,14 @@ class Publisher:
     # ---- I/O thread ----------------------------------------------------------------
 
     def _wake(self) -> None:
+        """One wake-up of the I/O thread flushes everything queued until it runs."""
         connection = self._connection
-        if connection is not None and self._ready.is_set():
-            # a closed loop refuses the callback: the next connection flushes instead
-            with contextlib.suppress(Exception):
-                connection.ioloop.add_callback_threadsafe(self._flush)
+        if connection is None or not self._ready.is_set() or self._flush_pending.is_set():
+            return
+        self._flush_pending.set()
+        # a closed loop refuses the callback: the next connection flushes instead
+        with contextlib.suppress(Exception):
+            connection.ioloop.add_callback_threadsafe(self._flush)
 
     def _run(self) -> None:
         delay = 0.1
@@ -197,6 +206,7 @@ class Publisher:
         self._flush()
 
     def _flush(self) -> None:
+        self._flush_pending.clear()
         channel = self._channel
         while self._queued and channel is not None and channel.is_open:
             message, future = self._queued.popleft()
@@ -212,26 +222,33 @@ class Publisher:
                 mandatory=True,
             )
 
-    def _on_return(self, _channel: Any, _method: Any, properties: Any, _body: bytes) -> None:
-        if properties.message_id:
-            self._returned.add(properties.message_id)
+    def _on_return(self, _channel: Any, method: Any, _properties: Any, body: bytes) -> None:
+        """The broker returns an unroutable message just before confirming it, and returns
+        arrive in publish order: it is the oldest unconfirmed message that looks the same."""
+        for tag, (message, _future) in self._in_flight.items():
+            if (
+                tag not in self._returned
+                and message.exchange == method.exchange
+                and message.routing_key == method.routing_key
+                and message.body == body
+            ):
+                self._returned.add(tag)
+                return
 
     def _on_confirm(self, frame: Any) -> None:
         method = frame.method
         acked = isinstance(method, pika.spec.Basic.Ack)
-        tags = (
-            [t for t in self._in_flight if t <= method.delivery_tag]
-            if method.multiple
-            else [method.delivery_tag]
-        )
+        if method.multiple:
+            tags = list(itertools.takewhile(lambda t: t <= method.delivery_tag, self._in_flight))
+        else:
+            tags = [method.delivery_tag]
         for tag in tags:
             entry = self._in_flight.pop(tag, None)
             if entry is None:
                 continue
             message, future = entry
-            message_id = message.properties.message_id
-            if message_id in self._returned:
-                self._returned.discard(message_id)
+            if tag in self._returned:
+                self._returned.discard(tag)
                 _resolve(future, Unroutable(f"no queue bound for {message.routing_key!r}"))
             elif not acked:
                 _resolve(future, Nacked(f"broker nacked {message.routing_key!r}"))
@@ -240,8 +257,14 @@ class Publisher:
                 _resolve(future, None)
 
     def _on_channel_closed(self, _channel: Any, reason: Exception) -> None:
-        log.warning("publisher channel closed: %s", reason)
-        self._fail_in_flight(reason)
+        if not self._closing:
+            log.warning("publisher channel closed: %s", reason)
+        refused = isinstance(reason, pika.exceptions.ChannelClosedByBroker) and reason.reply_code in (
+            403,
+            404,
+        )
+        # e.g. no such exchange: sending again cannot help, so fail instead of retrying
+        self._fail_in_flight(reason, PublishError if refused else ConnectionLost)
         self._channel = None
         self._ready.clear()
         connection = self._connection
@@ -257,11 +280,11 @@ class Publisher:
         assert self._connection is not None
         self._connection.ioloop.stop()
 
-    def _fail_in_flight(self, reason: Any) -> None:
+    def _fail_in_flight(self, reason: Any, error: type[PublishError] = ConnectionLost) -> None:
         in_flight, self._in_flight = self._in_flight, {}
         self._returned.clear()
         for _message, future in in_flight.values():
-            _resolve(future, ConnectionLost(str(reason)))
+            _resolve(future, error(str(reason)))
 
     def _close_connection(self) -> None:
         if self._connection is not None and self._connection.is_open:

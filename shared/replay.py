@@ -7,12 +7,14 @@ an offset number or a timestamp.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
 
 import pika
+import pika.exceptions
 
 from shared import topology
 from shared.envelope import Event, InvalidEvent, decode
@@ -36,8 +38,8 @@ def read_log(
     """
     connection = pika.BlockingConnection(pika.URLParameters(amqp_url))
     try:
+        topology.declare_on(connection, topology.shared_topology())
         channel = connection.channel()
-        topology.declare(channel, topology.shared_topology())
         channel.basic_qos(prefetch_count=prefetch)
         offset: Any = start
         if isinstance(start, datetime):
@@ -62,5 +64,8 @@ def read_log(
                 break
         channel.cancel()
     finally:
-        if connection.is_open:
-            connection.close()
+        # A reader that stops early leaves messages in flight; a stream cannot take them
+        # back, so the broker may answer the close with an error: nothing is lost by it.
+        with contextlib.suppress(pika.exceptions.AMQPError):
+            if connection.is_open:
+                connection.close()

@@ -12,14 +12,22 @@ start-ups never disagree (no PRECONDITION_FAILED).
 
 from __future__ import annotations
 
+import logging
+import time
 from dataclasses import dataclass, field
 from typing import Any
+
+import pika.exceptions
+
+log = logging.getLogger(__name__)
 
 EVENTS_EXCHANGE = "shop.events"
 DEAD_LETTER_EXCHANGE = "shop.dlx"
 EVENT_LOG = "shop.events.log"
 RETRY_DELAYS_S = (1, 5, 25)
 DELIVERY_LIMIT = 10
+# A wrong definition (406) or missing rights (403) will not fix itself: fail at once.
+_PERMANENT_DECLARE_ERRORS = (403, 406)
 EVENT_LOG_MAX_AGE = "7D"
 EVENT_LOG_MAX_BYTES = 2_000_000_000
 EVENT_LOG_SEGMENT_BYTES = 50_000_000
@@ -99,7 +107,9 @@ def service_topology(service: str, event_types: list[str] | tuple[str, ...]) -> 
                 }
             ),
         ),
-        Queue(dead_letter_queue(service), {"x-queue-type": "quorum"}),
+        # A parking lot, read by people (the dashboard peeks and requeues): classic, so no
+        # delivery limit (4.x gives quorum queues one by default) can ever drop a dead letter.
+        Queue(dead_letter_queue(service), {"x-queue-type": "classic"}),
         Binding(DEAD_LETTER_EXCHANGE, dead_letter_queue(service), service),
     ]
     for delay in RETRY_DELAYS_S:
@@ -128,6 +138,27 @@ def declare(channel: Any, topology: Topology) -> None:
             channel.queue_declare(obj.name, durable=True, arguments=obj.arguments)
         else:
             channel.queue_bind(obj.queue, obj.exchange, routing_key=obj.routing_key)
+
+
+def declare_on(connection: Any, topology: Topology, *, attempts: int = 5, first_delay_s: float = 0.2) -> None:
+    """Apply the topology on its own channel of a blocking connection, retrying transient
+    channel errors (e.g. a quorum queue still being created by a process starting at the
+    same moment) with backoff. Each attempt uses a fresh channel: a channel error closes it.
+    """
+    delay = first_delay_s
+    for attempt in range(1, attempts + 1):
+        channel = connection.channel()
+        try:
+            declare(channel, topology)
+        except pika.exceptions.ChannelClosedByBroker as exc:
+            if exc.reply_code in _PERMANENT_DECLARE_ERRORS or attempt == attempts:
+                raise
+            log.warning("declaring the topology failed (%s), attempt %d; retrying", exc, attempt)
+            time.sleep(delay)
+            delay *= 2
+        else:
+            channel.close()
+            return
 
 
 def to_definitions(topology: Topology, vhost: str = "/") -> dict[str, Any]:

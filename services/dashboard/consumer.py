@@ -7,35 +7,22 @@ Run one replica or several: they compete for the queue and append to the same fe
 from __future__ import annotations
 
 import functools
+import sys
 
 from redis import Redis
 
 from services.dashboard import feed
-from shared import topology
-from shared.consumer import EventConsumer, Handler
+from shared.consumer import Handler, run_service_consumer
 from shared.contract import EVENT_TYPES
-from shared.logs import configure_logging
-from shared.metrics import start_flusher
-from shared.settings import Settings, load_settings
+from shared.settings import Settings
 
 SERVICE = "dashboard"
 
 
-def bootstrap(settings: Settings) -> tuple[Redis, dict[str, Handler]]:
-    redis = Redis.from_url(settings.redis_url)
+def bootstrap(settings: Settings, redis: Redis) -> dict[str, Handler]:
     record = functools.partial(feed.append, redis, settings.key("feed"))
-    return redis, dict.fromkeys(EVENT_TYPES, record)
-
-
-def main() -> None:
-    settings = load_settings(SERVICE)
-    configure_logging(SERVICE, "consumer")
-    redis, handlers = bootstrap(settings)
-    start_flusher(redis, settings.key("metrics"))
-    consumer = EventConsumer(SERVICE, handlers, settings)
-    consumer.topology = topology.service_topology(SERVICE, ["#"])  # observe everything, not a list
-    consumer.run()
+    return dict.fromkeys(EVENT_TYPES, record)
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_service_consumer(SERVICE, bootstrap, bindings=["#"]))

@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 def declare_own_queue(amqp_url: str, event_types: list[str]) -> None:
     connection = pika.BlockingConnection(pika.URLParameters(amqp_url))
     try:
-        topology.declare(connection.channel(), topology.service_topology(SERVICE, event_types))
+        topology.declare_on(connection, topology.service_topology(SERVICE, event_types))
     finally:
         connection.close()
 

@@ -116,7 +116,7 @@ def declare_shared_topology(amqp_url: str, stopping: threading.Event) -> bool:
         try:
             connection = pika.BlockingConnection(pika.URLParameters(amqp_url))
             try:
-                topology.declare(connection.channel(), topology.shared_topology())
+                topology.declare_on(connection, topology.shared_topology())
                 return True
             finally:
                 connection.close()

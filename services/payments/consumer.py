@@ -2,33 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import sys
 
 from services.payments.app import SERVICE, create_app
 from services.payments.bootstrap import event_handlers
 from services.payments.tasks import enqueue_charge
-from shared.consumer import EventConsumer
-from shared.logs import configure_logging
-from shared.metrics import start_flusher
-from shared.settings import env_int
-
-
-def main() -> int:
-    app = create_app()  # configures the Celery app that enqueue_charge sends with
-    configure_logging(SERVICE, "consumer")
-    settings, redis = app.config["SETTINGS"], app.extensions["redis"]
-    stop_flusher = start_flusher(redis, settings.key("metrics"))
-    consumer = EventConsumer(
-        SERVICE,
-        event_handlers(settings, redis, enqueue_charge),
-        settings,
-        prefetch=env_int("PAYMENTS_CONSUMER_PREFETCH", 50),
-        workers=env_int("PAYMENTS_CONSUMER_WORKERS", 8),
-    )
-    consumer.run()
-    stop_flusher.set()
-    return 0
-
+from shared.consumer import run_service_consumer
 
 if __name__ == "__main__":
-    sys.exit(main())
+    create_app()  # configures the Celery app that enqueue_charge sends with
+    sys.exit(run_service_consumer(SERVICE, functools.partial(event_handlers, enqueue_charge=enqueue_charge)))

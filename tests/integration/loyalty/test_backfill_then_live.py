@@ -32,7 +32,7 @@ def settings(sandbox: Sandbox) -> Settings:
 def test_backfill_then_live_counts_every_order_once(sandbox: Sandbox, settings: Settings) -> None:
     publisher = Publisher(sandbox.amqp_url)
     connection = pika.BlockingConnection(pika.URLParameters(sandbox.amqp_url))
-    topology.declare(connection.channel(), topology.shared_topology())
+    topology.declare_on(connection, topology.shared_topology())
     connection.close()
     publisher.publish_many([confirmed(n) for n in (1, 2, 3)])  # before loyalty existed: log only
 

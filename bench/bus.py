@@ -1,0 +1,271 @@
+"""Event bus throughput: the library against raw pika, on the same broker, in one run.
+
+    python -m bench.bus [--reps 5] [--messages 15000]
+
+Three ways to move the same events (same bodies, same quorum queue behind `shop.events`,
+persistent messages) from a publisher to a consumer in another process:
+
+- library: `Publisher.publish_many` (confirmed, many confirms in flight) and
+  `EventConsumer` with a trivial handler (decode, validate, ack after the handler);
+- raw unconfirmed: pika `basic_publish` without confirms, `basic_consume` with manual acks;
+- one confirm per round trip: pika `BlockingChannel.confirm_delivery`, one publish at a time.
+
+Each figure is end to end: from the first publish until the consumer has the last message.
+Every run uses its own throwaway vhost. Results (table, JSON, PNG) go to artifacts/bench-bus/;
+the last line printed is one JSON object with the headline figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import platform
+import statistics
+import subprocess
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pika
+
+from shared import topology
+from shared.consumer import EventConsumer
+from shared.envelope import Event, new_event
+from shared.publisher import Publisher, event_message
+from shared.settings import Settings
+from tests.support.isolation import Sandbox, create_sandbox, destroy_sandbox
+
+SERVICE = "bench"
+EVENT_TYPE = "order.placed"
+PREFETCH = 500
+ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts" / "bench-bus"
+LIBRARY = "library"
+RAW = "raw_unconfirmed"
+ONE_CONFIRM = "one_confirm_per_round_trip"
+
+
+def make_events(count: int) -> list[Event]:
+    return [
+        new_event(
+            EVENT_TYPE,
+            {
+                "order_id": f"o-{i}",
+                "customer_email": "bench@example.com",
+                "items": [{"sku": "SKU-1", "qty": 1, "unit_price_cents": 1250}],
+                "total_cents": 1250,
+                "currency": "EUR",
+                "payment_token": "tok_visa",
+            },
+            source="bench",
+        )
+        for i in range(count)
+    ]
+
+
+# ---- consumers (each in its own process, so publisher and consumer do not share a GIL) ----
+
+
+def library_consumer(amqp_url: str, count: int, done: multiprocessing.connection.Connection) -> None:
+    settings = Settings(SERVICE, amqp_url, redis_url="", smtp_url="", redis_namespace=SERVICE)
+    seen = 0
+    lock = threading.Lock()
+
+    def handle(_event: Event) -> None:
+        nonlocal seen
+        with lock:
+            seen += 1
+            last = seen == count
+        if last:
+            done.send(time.monotonic())
+            consumer.stop()
+
+    consumer = EventConsumer(SERVICE, {EVENT_TYPE: handle}, settings, prefetch=PREFETCH, workers=4)
+    consumer.run(install_signal_handlers=False)
+
+
+def raw_consumer(amqp_url: str, count: int, done: multiprocessing.connection.Connection) -> None:
+    connection = pika.BlockingConnection(pika.URLParameters(amqp_url))
+    channel = connection.channel()
+    channel.basic_qos(prefetch_count=PREFETCH)
+    seen = 0
+
+    def on_message(ch: object, method: object, _props: object, _body: bytes) -> None:
+        nonlocal seen
+        channel.basic_ack(method.delivery_tag)  # type: ignore[attr-defined]
+        seen += 1
+        if seen == count:
+            done.send(time.monotonic())
+            channel.stop_consuming()
+
+    channel.basic_consume(SERVICE, on_message)
+    channel.start_consuming()
+    connection.close()
+
+
+# ---- publishers (in this process) ----------------------------------------------------------
+
+
+def publish_with_library(amqp_url: str, events: list[Event]) -> Callable[[], None]:
+    publisher = Publisher(amqp_url, name="bench-publisher")
+    deadline = time.monotonic() + 10
+    while not publisher.connected and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+    def run() -> None:
+        publisher.publish_many(events, timeout=120)
+        publisher.close()
+
+    return run
+
+
+def publish_raw(amqp_url: str, events: list[Event], *, confirm: bool) -> Callable[[], None]:
+    connection = pika.BlockingConnection(pika.URLParameters(amqp_url))
+    channel = connection.channel()
+    if confirm:
+        channel.confirm_delivery()
+    messages = [event_message(e) for e in events]
+
+    def run() -> None:
+        for m in messages:
+            channel.basic_publish(m.exchange, m.routing_key, m.body, m.properties, mandatory=confirm)
+        connection.close()
+
+    return run
+
+
+# ---- one measurement -----------------------------------------------------------------------
+
+
+def consumers_on_queue(amqp_url: str) -> int:
+    connection = pika.BlockingConnection(pika.URLParameters(amqp_url))
+    try:
+        return connection.channel().queue_declare(SERVICE, passive=True).method.consumer_count
+    finally:
+        connection.close()
+
+
+def measure(mode: str, amqp_url: str, events: list[Event]) -> float:
+    """Messages per second from the first publish to the last message in the consumer's hands."""
+    ctx = multiprocessing.get_context("spawn")
+    receiver, sender = ctx.Pipe(duplex=False)
+    target = library_consumer if mode == LIBRARY else raw_consumer
+    child = ctx.Process(target=target, args=(amqp_url, len(events), sender), daemon=True)
+    child.start()
+    try:
+        deadline = time.monotonic() + 30
+        while consumers_on_queue(amqp_url) < 1:
+            if time.monotonic() > deadline or not child.is_alive():
+                raise RuntimeError(f"{mode} consumer did not start")
+            time.sleep(0.05)
+        if mode == LIBRARY:
+            publish = publish_with_library(amqp_url, events)
+        else:
+            publish = publish_raw(amqp_url, events, confirm=mode == ONE_CONFIRM)
+        started = time.monotonic()
+        publish()
+        if not receiver.poll(timeout=300):
+            raise RuntimeError(f"{mode} consumer did not receive every message")
+        finished = receiver.recv()
+        child.join(timeout=30)
+        return len(events) / (finished - started)
+    finally:
+        if child.is_alive():
+            child.kill()
+            child.join()
+
+
+# ---- the run -------------------------------------------------------------------------------
+
+
+def rabbitmq_version() -> str:
+    output = subprocess.run(["rabbitmqctl", "-q", "version"], capture_output=True, text=True, timeout=30)
+    return output.stdout.strip() or "unknown"
+
+
+def run(reps: int, messages: int, one_confirm_messages: int) -> dict[str, object]:
+    sandbox: Sandbox = create_sandbox("bench")
+    try:
+        connection = pika.BlockingConnection(pika.URLParameters(sandbox.amqp_url))
+        topology.declare_on(connection, topology.service_topology(SERVICE, [EVENT_TYPE]))
+        connection.close()
+        sizes = {LIBRARY: messages, RAW: messages, ONE_CONFIRM: one_confirm_messages}
+        runs: dict[str, list[float]] = {mode: [] for mode in sizes}
+        for rep in range(1, reps + 1):
+            for mode, size in sizes.items():
+                rate = measure(mode, sandbox.amqp_url, make_events(size))
+                runs[mode].append(rate)
+                print(f"  rep {rep}/{reps} {mode:<28} {size:>6} msgs  {rate:>9,.0f} msg/s", flush=True)
+    finally:
+        destroy_sandbox(sandbox)
+    medians = {mode: statistics.median(rates) for mode, rates in runs.items()}
+    return {
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
+        "rabbitmq": rabbitmq_version(),
+        "python": platform.python_version(),
+        "messages": sizes,
+        "prefetch": PREFETCH,
+        "runs_msgs_per_s": runs,
+        "median_msgs_per_s": medians,
+        "headline": {
+            "library_msgs_per_s": round(medians[LIBRARY]),
+            "raw_unconfirmed_msgs_per_s": round(medians[RAW]),
+            "one_confirm_per_round_trip_msgs_per_s": round(medians[ONE_CONFIRM]),
+            "ratio_to_raw": round(medians[LIBRARY] / medians[RAW], 3),
+        },
+    }
+
+
+def print_table(result: dict[str, object]) -> None:
+    medians: dict[str, float] = result["median_msgs_per_s"]  # type: ignore[assignment]
+    runs: dict[str, list[float]] = result["runs_msgs_per_s"]  # type: ignore[assignment]
+    print(f"\nRabbitMQ {result['rabbitmq']}, Python {result['python']}, prefetch {result['prefetch']}")
+    print(f"{'mode':<28} {'median msg/s':>12} {'vs raw':>7}   runs")
+    for mode, median in medians.items():
+        share = median / medians[RAW]
+        spread = ", ".join(f"{r:,.0f}" for r in runs[mode])
+        print(f"{mode:<28} {median:>12,.0f} {share:>6.0%}   {spread}")
+    speedup = medians[LIBRARY] / medians[ONE_CONFIRM]
+    print(f"library vs one confirm per round trip: {speedup:.1f}x (goal >= 5x); vs raw: goal >= 60%\n")
+
+
+def save(result: dict[str, object]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    (ARTIFACTS / "results.json").write_text(json.dumps(result, indent=2) + "\n")
+    medians: dict[str, float] = result["median_msgs_per_s"]  # type: ignore[assignment]
+    labels = ["library\n(confirmed)", "raw pika\n(unconfirmed)", "one confirm\nper round trip"]
+    fig, ax = plt.subplots(figsize=(7, 4))
+    bars = ax.bar(labels, list(medians.values()), color=["#2b7bba", "#999999", "#d95f02"])
+    ax.bar_label(bars, fmt="{:,.0f}")
+    ax.set_ylabel("messages / second (median, end to end)")
+    ax.set_title(f"Publish + consume on RabbitMQ {result['rabbitmq']}")
+    fig.tight_layout()
+    fig.savefig(ARTIFACTS / "throughput.png", dpi=120)
+    plt.close(fig)
+    print(f"wrote {ARTIFACTS / 'results.json'} and {ARTIFACTS / 'throughput.png'}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--reps", type=int, default=5)
+    parser.add_argument("--messages", type=int, default=15_000)
+    parser.add_argument("--one-confirm-messages", type=int, default=3_000)
+    args = parser.parse_args()
+    print(f"benchmarking the event bus: {args.reps} repetitions of each mode", flush=True)
+    result = run(args.reps, args.messages, args.one_confirm_messages)
+    print_table(result)
+    save(result)
+    print(json.dumps(result["headline"]))
+
+
+if __name__ == "__main__":
+    main()

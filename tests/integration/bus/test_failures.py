@@ -1,0 +1,146 @@
+"""Failing handlers, poison messages and duplicates: bounded retries, the DLQ, one effect."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+import time
+
+import pika
+import pytest
+from redis import Redis
+
+from shared.consumer import PermanentError
+from shared.envelope import Event
+from shared.publisher import Message, Publisher
+from shared.settings import Settings
+from shared.topology import EVENTS_EXCHANGE, RETRY_DELAYS_S, dead_letter_queue
+from tests.integration.bus.conftest import SERVICE, Broker, order_placed, record_with_apply_once
+from tests.support.waiting import wait_until
+
+DLQ = dead_letter_queue(SERVICE)
+
+
+def raw_message(body: bytes, routing_key: str = "order.placed") -> Message:
+    return Message(
+        EVENTS_EXCHANGE,
+        routing_key,
+        body,
+        pika.BasicProperties(content_type="application/cloudevents+json", delivery_mode=2),
+    )
+
+
+@pytest.mark.slow
+def test_a_failing_handler_is_retried_with_growing_delays_then_dead_lettered(
+    broker: Broker, publisher: Publisher, start_consumer
+):
+    broker.declare()
+    failing = order_placed("o-failing")
+    attempts: list[float] = []
+    served: list[str] = []
+
+    def handle(event: Event) -> None:
+        if event.subject == failing.subject:
+            attempts.append(time.monotonic())
+            raise ConnectionError("gateway timeout")
+        served.append(event.id)
+
+    start_consumer({"order.placed": handle})
+    publisher.publish(failing)
+    wait_until(lambda: len(attempts) == 2, timeout=10, what="first retry")
+    valid = [order_placed() for _ in range(5)]
+    publisher.publish_many(valid)
+    wait_until(lambda: len(served) == 5, timeout=5, what="valid events served during the retries")
+
+    [(props, body)] = wait_until(lambda: broker.drain(DLQ), timeout=45, what="dead-lettered")
+
+    gaps = [later - earlier for earlier, later in itertools.pairwise(attempts)]
+    assert len(attempts) == len(RETRY_DELAYS_S) + 1
+    for gap, delay in zip(gaps, RETRY_DELAYS_S, strict=True):
+        assert gap >= delay * 0.9, f"retried after {gap:.2f}s, expected about {delay}s"
+    assert json.loads(body)["id"] == failing.id
+    assert props.headers["x-death-reason"] == "exhausted"
+    assert props.headers["x-attempt"] == 4
+    assert "gateway timeout" in props.headers["x-error"]
+    assert set(served) == {e.id for e in valid}
+
+
+def test_poison_messages_go_to_the_dlq_at_once_and_the_consumer_carries_on(
+    broker: Broker, publisher: Publisher, start_consumer
+):
+    broker.declare()
+    handled: list[str] = []
+
+    def handle(event: Event) -> None:
+        if event.subject == "o-refused":
+            raise PermanentError("card number is not a card number")
+        handled.append(event.id)
+
+    start_consumer({"order.placed": handle})
+    wrong_schema = json.loads(order_placed().to_json())
+    del wrong_schema["data"]["customer_email"]
+    publisher.send_many(
+        [
+            raw_message(b"\xff not json"),
+            raw_message(json.dumps(wrong_schema).encode()),
+            raw_message(json.dumps({**wrong_schema, "type": "order.teleported"}).encode()),
+        ]
+    )
+    publisher.publish(order_placed("o-refused"))
+    valid = order_placed()
+    publisher.publish(valid)
+
+    wait_until(lambda: handled == [valid.id], what="valid event handled after the poison")
+    dead = []
+    wait_until(lambda: dead.extend(broker.drain(DLQ)) or len(dead) == 4, what="poison dead-lettered")
+
+    reasons = sorted((p.headers["x-death-reason"], p.headers["x-attempt"]) for p, _ in dead)
+    assert reasons == [("invalid", 1), ("invalid", 1), ("invalid", 1), ("rejected", 1)]
+    errors = " | ".join(p.headers["x-error"] for p, _ in dead)
+    assert "not JSON" in errors
+    assert "customer_email" in errors
+    assert "unknown event type 'order.teleported'" in errors
+    assert "card number" in errors
+    assert broker.depth(SERVICE) == 0
+    assert broker.depth(DLQ) == 0  # each poison message was dead-lettered exactly once
+
+
+def test_the_same_event_delivered_twice_has_one_effect(
+    broker: Broker, publisher: Publisher, start_consumer, redis_client: Redis, settings: Settings
+):
+    broker.declare()
+    calls: list[str] = []
+
+    def handle(event: Event) -> None:
+        calls.append(event.id)
+        record_with_apply_once(redis_client, settings, event)
+
+    start_consumer({"order.placed": handle})
+    event = order_placed()
+    publisher.publish_many([event, event])
+
+    wait_until(lambda: len(calls) == 2, what="both deliveries handled")
+    assert redis_client.lrange(settings.key("effects"), 0, -1) == [event.id]
+
+
+def test_the_same_event_handled_by_two_replicas_at_once_has_one_effect(
+    broker: Broker, publisher: Publisher, start_consumer, redis_client: Redis, settings: Settings
+):
+    broker.declare()
+    both_in_handler = threading.Barrier(2, timeout=10)
+    calls: list[str] = []
+
+    def handle(event: Event) -> None:
+        calls.append(threading.current_thread().name)
+        both_in_handler.wait()  # the two copies race for the marker at the same moment
+        record_with_apply_once(redis_client, settings, event)
+
+    start_consumer({"order.placed": handle}, prefetch=1, workers=1)
+    start_consumer({"order.placed": handle}, prefetch=1, workers=1)
+    wait_until(lambda: broker.consumers(SERVICE) == 2, what="two replicas subscribed")
+    event = order_placed()
+    publisher.publish_many([event, event])
+
+    wait_until(lambda: len(calls) == 2, what="both copies handled")
+    assert redis_client.lrange(settings.key("effects"), 0, -1) == [event.id]

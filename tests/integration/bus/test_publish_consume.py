@@ -1,0 +1,78 @@
+"""Publish -> confirm -> consume, and what the publisher refuses."""
+
+from __future__ import annotations
+
+import pika
+import pytest
+
+from shared.envelope import Event, InvalidEvent, new_event
+from shared.publisher import Message, Publisher, PublishError, Unroutable
+from shared.topology import DEAD_LETTER_EXCHANGE
+from tests.integration.bus.conftest import SERVICE, Broker, order_placed
+from tests.support.waiting import wait_until
+
+
+def test_a_confirmed_event_reaches_the_handler_intact(broker: Broker, publisher: Publisher, start_consumer):
+    broker.declare()
+    received: list[Event] = []
+    start_consumer({"order.placed": received.append})
+    wait_until(lambda: broker.consumers(SERVICE) == 1, what="consumer subscribed")
+
+    sent = order_placed()
+    publisher.publish(sent)
+
+    wait_until(lambda: received, what="event handled")
+    assert received == [sent]
+    wait_until(lambda: broker.depth(SERVICE) == 0, what="queue empty")
+
+
+def test_many_events_in_flight_are_all_confirmed_and_consumed(
+    broker: Broker, publisher: Publisher, start_consumer
+):
+    broker.declare()
+    received: set[str] = set()
+    start_consumer({"order.placed": lambda e: received.add(e.id)}, prefetch=100)
+    events = [order_placed() for _ in range(500)]
+
+    publisher.publish_many(events)
+
+    wait_until(lambda: len(received) == len(events), what="all events handled")
+    assert received == {e.id for e in events}
+
+
+def test_an_unroutable_message_raises_instead_of_being_dropped(broker: Broker, publisher: Publisher):
+    broker.declare()
+    nobody_listens = Message(
+        exchange=DEAD_LETTER_EXCHANGE,
+        routing_key="no-such-service",
+        body=b"{}",
+        properties=pika.BasicProperties(delivery_mode=pika.DeliveryMode.Persistent),
+    )
+
+    with pytest.raises(Unroutable, match="no-such-service"):
+        publisher.send_many([nobody_listens])
+
+    publisher.publish(order_placed())  # the publisher stays usable afterwards
+
+
+def test_unknown_type_or_invalid_data_is_refused_before_anything_is_sent(broker: Broker):
+    broker.declare()
+    with pytest.raises(InvalidEvent, match=r"unknown event type 'order\.shipped'"):
+        new_event("order.shipped", {"order_id": "o-1"}, source="orders")
+    with pytest.raises(InvalidEvent, match="total_cents"):
+        new_event(
+            "order.placed",
+            {**order_placed().data.model_dump(), "total_cents": -1},
+            source="orders",
+        )
+    assert broker.depth(SERVICE) == 0
+
+
+def test_publishing_to_a_missing_exchange_fails_fast(broker: Broker, publisher: Publisher):
+    broker.declare()
+    lost = Message("no.such.exchange", "order.placed", b"{}", pika.BasicProperties(delivery_mode=2))
+
+    with pytest.raises(PublishError, match="NOT_FOUND"):
+        publisher.send_many([lost], timeout=10)
+
+    publisher.publish(order_placed())  # a fresh channel took over

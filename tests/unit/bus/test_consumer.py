@@ -1,0 +1,157 @@
+"""What the consumer decides for each delivery, and how it acks, with small fakes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pika
+import pytest
+
+from shared.consumer import RELEASE, Delivery, EventConsumer, Outcome, PermanentError, _Session
+from shared.envelope import Event, new_event
+from shared.settings import Settings
+from shared.topology import RETRY_DELAYS_S
+
+SETTINGS = Settings("payments", "amqp://unused", "redis://unused", "smtp://unused", "payments")
+
+
+def placed() -> Event:
+    return new_event(
+        "order.placed",
+        {
+            "order_id": "o-1",
+            "customer_email": "ada@example.com",
+            "items": [{"sku": "SKU-1", "qty": 1, "unit_price_cents": 100}],
+            "total_cents": 100,
+            "currency": "EUR",
+            "payment_token": "tok_visa",
+        },
+        source="orders",
+    )
+
+
+def consumer_with(handler: Any) -> EventConsumer:
+    return EventConsumer("payments", {"order.placed": handler}, SETTINGS)
+
+
+def test_a_handler_that_returns_gets_its_message_acked():
+    handled: list[Event] = []
+    event = placed()
+
+    outcome = consumer_with(handled.append).outcome_of(event.to_json(), {}, "order.placed")
+
+    assert outcome == Outcome("ack")
+    assert handled == [event]
+
+
+def test_a_permanent_error_is_dead_lettered_without_retrying():
+    def refuse(_event: Event) -> None:
+        raise PermanentError("unknown sku")
+
+    outcome = consumer_with(refuse).outcome_of(placed().to_json(), {}, "order.placed")
+
+    assert (outcome.action, outcome.reason, outcome.error) == ("dead_letter", "rejected", "unknown sku")
+
+
+def fail(_event: Event) -> None:
+    raise TimeoutError("gateway slow")
+
+
+@pytest.mark.parametrize("previous_attempts", range(len(RETRY_DELAYS_S)))
+def test_other_errors_are_retried_while_delays_remain(previous_attempts: int):
+    outcome = consumer_with(fail).outcome_of(
+        placed().to_json(), {"x-attempt": previous_attempts}, "order.placed"
+    )
+
+    assert (outcome.action, outcome.attempt) == ("retry", previous_attempts + 1)
+    assert "gateway slow" in outcome.error
+
+
+def test_after_the_last_retry_the_message_is_dead_lettered_as_exhausted():
+    attempts_so_far = len(RETRY_DELAYS_S)
+
+    outcome = consumer_with(fail).outcome_of(
+        placed().to_json(), {"x-attempt": attempts_so_far}, "order.placed"
+    )
+
+    assert (outcome.action, outcome.reason, outcome.attempt) == (
+        "dead_letter",
+        "exhausted",
+        attempts_so_far + 1,
+    )
+
+
+def test_an_invalid_event_never_reaches_the_handler():
+    handled: list[Event] = []
+
+    outcome = consumer_with(handled.append).outcome_of(b"{oops", {}, "order.placed")
+
+    assert (outcome.action, outcome.reason) == ("dead_letter", "invalid")
+    assert handled == []
+
+
+def test_an_event_without_a_handler_is_dead_lettered():
+    event = new_event(
+        "payment.declined", {"order_id": "o-1", "payment_id": "p-1", "reason": "no"}, source="payments"
+    )
+
+    outcome = consumer_with(fail).outcome_of(event.to_json(), {}, "payment.declined")
+
+    assert (outcome.action, outcome.reason) == ("dead_letter", "unhandled")
+
+
+class FakeChannel:
+    def __init__(self) -> None:
+        self.acks: list[tuple[int, bool]] = []
+
+    def basic_ack(self, tag: int, multiple: bool = False) -> None:
+        self.acks.append((tag, multiple))
+
+
+class FakeConnection:
+    """Runs thread-safe callbacks at once, as if the I/O thread picked them up."""
+
+    def add_callback_threadsafe(self, callback: Any) -> None:
+        callback()
+
+
+def session_with(tags: range) -> tuple[_Session, FakeChannel, dict[int, Delivery]]:
+    channel = FakeChannel()
+    session = _Session("payments", FakeConnection(), channel, side=None)  # type: ignore[arg-type]
+    deliveries = {t: Delivery(t, "order.placed", pika.BasicProperties(), b"") for t in tags}
+    for delivery in deliveries.values():
+        session.received(delivery)
+    return session, channel, deliveries
+
+
+def test_completions_in_order_are_acked_up_to_the_latest():
+    session, channel, deliveries = session_with(range(1, 4))
+    for delivery in deliveries.values():
+        session.done.append((delivery, Outcome("ack")))
+
+    session._settle_done()
+
+    assert channel.acks == [(3, True)]
+    assert session.in_hand == 0
+
+
+def test_a_slow_first_message_does_not_hold_back_the_acks_of_the_others():
+    session, channel, deliveries = session_with(range(1, 5))
+
+    session.complete(deliveries[2], Outcome("ack"))
+    session.complete(deliveries[3], Outcome("ack"))
+    session.complete(deliveries[1], Outcome("ack"))
+    session.complete(deliveries[4], Outcome("ack"))
+
+    assert channel.acks == [(2, False), (3, False), (1, True), (4, True)]
+
+
+def test_a_message_released_at_shutdown_is_never_acked():
+    session, channel, deliveries = session_with(range(1, 4))
+
+    session.complete(deliveries[1], RELEASE)
+    session.complete(deliveries[2], Outcome("ack"))
+    session.complete(deliveries[3], Outcome("ack"))
+
+    assert channel.acks == [(2, False), (3, False)]
+    assert session.in_hand == 0

@@ -1,0 +1,99 @@
+"""The CloudEvents envelope and the event contract, without a broker."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from shared.contract import EVENT_TYPES, OrderPlaced
+from shared.envelope import CONTENT_TYPE, InvalidEvent, decode, new_event
+
+ORDER = {
+    "order_id": "o-1",
+    "customer_email": "ada@example.com",
+    "items": [{"sku": "SKU-1", "qty": 2, "unit_price_cents": 500}],
+    "total_cents": 1000,
+    "currency": "EUR",
+    "payment_token": "tok_visa",
+}
+
+
+def test_an_event_survives_the_wire_unchanged():
+    event = new_event("order.placed", ORDER, source="orders")
+
+    assert decode(event.to_json()) == event
+
+
+def test_the_envelope_is_cloudevents_1_0_with_the_order_as_subject():
+    wire = json.loads(new_event("order.placed", ORDER, source="orders").to_json())
+
+    assert wire["specversion"] == "1.0"
+    assert wire["type"] == "order.placed"
+    assert wire["source"] == "orders"
+    assert wire["subject"] == "o-1"
+    assert wire["datacontenttype"] == "application/json"
+    assert {"id", "time", "correlationid", "traceparent", "data"} <= wire.keys()
+    assert CONTENT_TYPE == "application/cloudevents+json"
+
+
+def test_an_event_caused_by_another_keeps_its_correlation_id_and_trace():
+    cause = new_event("order.placed", ORDER, source="orders")
+    effect = new_event(
+        "payment.authorized",
+        {"order_id": "o-1", "payment_id": "p-1", "amount_cents": 1000, "currency": "EUR"},
+        source="payments",
+        caused_by=cause,
+    )
+
+    assert effect.correlationid == cause.correlationid
+    assert effect.traceparent.split("-")[1] == cause.traceparent.split("-")[1]
+    assert effect.traceparent != cause.traceparent
+
+
+def test_an_unknown_type_is_refused():
+    with pytest.raises(InvalidEvent, match=r"unknown event type 'order\.shipped'"):
+        new_event("order.shipped", {"order_id": "o-1"}, source="orders")
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("customer_email", "not-an-email"), ("items", []), ("total_cents", -1), ("order_id", None)],
+)
+def test_invalid_data_is_refused_naming_the_field(field: str, value: object):
+    with pytest.raises(InvalidEvent, match=field):
+        new_event("order.placed", {**ORDER, field: value}, source="orders")
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (b"\xff{", "not JSON"),
+        (b"[1, 2]", "not a JSON object"),
+        (b'{"id": "x"}', "'type' is missing"),
+        (b'{"type": "order.teleported", "data": {}}', "unknown event type"),
+    ],
+)
+def test_decoding_garbage_raises_invalid_event(body: bytes, reason: str):
+    with pytest.raises(InvalidEvent, match=reason):
+        decode(body)
+
+
+def test_decoding_a_good_payload_with_a_broken_envelope_names_the_field():
+    wire = json.loads(new_event("order.placed", ORDER, source="orders").to_json())
+    del wire["time"]
+
+    with pytest.raises(InvalidEvent, match="time"):
+        decode(json.dumps(wire).encode())
+
+
+def test_consumers_are_tolerant_readers_of_fields_added_later():
+    data = OrderPlaced.model_validate({**ORDER, "gift_wrap": True})
+
+    assert data.model_dump()["gift_wrap"] is True
+
+
+def test_every_registered_type_is_past_tense_and_routable():
+    for event_type in EVENT_TYPES:
+        noun, verb = event_type.split(".")
+        assert noun and verb.endswith(("ed", "sent", "beat")), event_type
