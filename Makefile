@@ -19,7 +19,7 @@ MODE ?= $(shell docker info >/dev/null 2>&1 && echo compose || echo local)
 COMPOSE := docker compose
 DEV := $(BIN)/python -m infra.dev
 # In compose, SERVICE=payments means every payments-* service; SERVICE=payments-worker just that one.
-compose_services = $(shell $(COMPOSE) --profile '*' config --services | grep -xE '$(SERVICE)(-[a-z]+)?')
+compose_services = $(if $(filter compose,$(MODE)),$(shell $(COMPOSE) --profile '*' config --services | grep -xE '$(SERVICE)(-[a-z]+)?'))
 # $(call by_mode,compose command,local command)
 by_mode = if [ "$(MODE)" = compose ]; then $(1); else $(2); fi
 require_service = $(if $(SERVICE),,$(error SERVICE is required, e.g. SERVICE=payments or SERVICE=payments-worker))
@@ -85,6 +85,37 @@ scale: ## Run N replicas of a process type: SERVICE=notifications-worker N=4
 	$(require_service)
 	$(if $(N),,$(error N is required, e.g. N=4))
 	@$(call by_mode,$(COMPOSE) up --detach --no-deps --no-recreate --scale $(SERVICE)=$(N) $(SERVICE),$(DEV) scale $(SERVICE) $(N))
+
+# The demos drive a RUNNING stack (`make run` or `make dev`) through make stop/start/scale,
+# the HTTP APIs and the broker. Each prints a narrated report, saves a plot under
+# artifacts/<demo>/ and ends with one JSON line. Shorter runs: DEMO_ARGS="--help".
+.PHONY: demo-scale
+demo-scale: venv ## Demo: drain an email backlog with 1, 2, 4, 8 notifications workers (needs a running stack)
+	@MODE=$(MODE) $(BIN)/python -m demos.scale $(DEMO_ARGS)
+
+.PHONY: demo-failure
+demo-failure: venv ## Demo: stop payments for 30 s under load, then the same to a coupled variant (running stack)
+	@MODE=$(MODE) $(BIN)/python -m demos.failure $(DEMO_ARGS)
+
+.PHONY: demo-subscriber
+demo-subscriber: venv ## Demo: add loyalty to a running shop: backfill, then live, orders untouched (running stack)
+	@MODE=$(MODE) $(BIN)/python -m demos.subscriber $(DEMO_ARGS)
+
+.PHONY: bench-bus
+bench-bus: venv check-services ## Benchmark the event bus: library vs raw pika (artifacts/bench-bus/)
+	$(BIN)/python -m bench.bus
+
+.PHONY: bench
+bench: venv check-services ## End-to-end benchmark in its own sandboxed stack vs a bare pika chain (artifacts/bench/); BENCH_ARGS="--help"
+	$(BIN)/python -m bench.e2e $(BENCH_ARGS)
+
+ORDERS_URL ?= http://127.0.0.1:$(or $(ORDERS_PORT),8001)
+USERS ?= 50
+DURATION ?= 60s
+.PHONY: load
+load: venv ## Locust load test of the order API (running stack); USERS=50 DURATION=60s, UI=1 for its web UI on :8089
+	$(BIN)/locust -f load/locustfile.py --host $(ORDERS_URL) \
+	  $(if $(UI),,--headless --users $(USERS) --spawn-rate 10 --run-time $(DURATION) --only-summary)
 
 .PHONY: help
 help: ## Show this help

@@ -9,9 +9,11 @@ confirms, one at a time per worker process (prefetch 1), JSON only.
 
 from __future__ import annotations
 
+import logging
 import threading
 
 from celery import Celery, Task
+from celery.app.trace import LOG_SUCCESS
 from celery.signals import worker_process_shutdown, worker_shutdown
 from flask import Flask, current_app
 from kombu import Exchange, Queue
@@ -61,13 +63,31 @@ def celery_init_app(app: Flask, service: str) -> Celery:
         worker_prefetch_multiplier=1,
         worker_detect_quorum_queues=True,
         worker_hijack_root_logger=False,
-        worker_send_task_events=True,
-        task_send_sent_event=True,
+        # Task events cost several broker messages per task; Flower switches them on in the
+        # workers it watches (its `enable_events`), so they are not sent when nobody listens.
+        worker_send_task_events=False,
+        task_send_sent_event=False,
     )
     celery.conf.update(app.config.get("CELERY", {}))
+    _quiet_routine_task_logs()
     celery.set_default()
     app.extensions["celery"] = celery
     return celery
+
+
+class _DropSuccessLines(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.msg != LOG_SUCCESS
+
+
+def _quiet_routine_task_logs() -> None:
+    """Celery logs "received" and "succeeded" for every task; the task's own handler already logs
+    what it did, and at hundreds of tasks a second those two lines cost real CPU. Retries and
+    failures are still logged."""
+    logging.getLogger("celery.worker.strategy").setLevel(logging.WARNING)
+    trace = logging.getLogger("celery.app.trace")
+    if not any(isinstance(f, _DropSuccessLines) for f in trace.filters):
+        trace.addFilter(_DropSuccessLines())
 
 
 _publisher: Publisher | None = None

@@ -11,38 +11,23 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import requests
 
-from tests.e2e.test_local_mode import DevStack, _delete_service_keys
-from tests.support.isolation import create_sandbox, destroy_sandbox
+from tests.support.devstack import DevStack, running_dev_stack
 from tests.support.stack import ROOT, free_port
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def dev() -> Iterator[DevStack]:
-    sandbox = create_sandbox("demo")
-    with tempfile.TemporaryDirectory(prefix="shop-demo-") as run_dir:
-        stack = DevStack(sandbox, Path(run_dir))
-        stack.env["ARTIFACTS_DIR"] = str(Path(run_dir) / "artifacts")
-        try:
-            stack.make("dev", timeout=90)
-            yield stack
-        except BaseException:
-            print(stack.logs())
-            raise
-        finally:
-            subprocess.run(
-                ["make", "--no-print-directory", "down"], cwd=ROOT, env=stack.env, timeout=120, check=False
-            )
-            destroy_sandbox(sandbox)
-            _delete_service_keys(sandbox)
+def dev(tmp_path_factory) -> Iterator[DevStack]:
+    artifacts = str(tmp_path_factory.mktemp("artifacts"))
+    with running_dev_stack("demo", ARTIFACTS_DIR=artifacts) as stack:
+        yield stack
 
 
 def run_demo(dev: DevStack, target: str, args: str, timeout: float) -> dict:

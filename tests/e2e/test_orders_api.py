@@ -373,6 +373,6 @@ def test_orders_placed_while_the_relay_was_killed_are_published_after_its_restar
 def test_relay_and_consumer_exit_cleanly_on_sigterm(orders: Stack, process: str, running_line: str) -> None:
     orders.stop(process)
     orders.start(process)
-    log_path = orders.log_dir / f"{process}.1.log"
+    log_path = orders.last_log(process)
     wait_until(lambda: running_line in log_path.read_text(), 15, 0.1, f"{process} running")
     assert orders.stop(process) == [0], log_path.read_text()

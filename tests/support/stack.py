@@ -86,6 +86,10 @@ class Stack:
                 )
             )
 
+    def last_log(self, name: str) -> Path:
+        """The log of the most recent start of a process type."""
+        return self.log_dir / f"{name}.{self.starts[name] - 1}.log"
+
     def wait_ready(self, service: str, timeout: float = 30) -> None:
         def ready() -> bool:
             try:

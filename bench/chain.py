@@ -1,0 +1,158 @@
+"""The ceiling for the shop's hops on this machine: a bare pika chain of the same events.
+
+    order.placed → payment.authorized → order.confirmed → notification.sent
+
+Three bare Python processes, one per hop, each a plain pika consumer on its own quorum
+queue (persistent messages, manual acks): per message one Redis write, one publish of
+the next event with a publisher confirm (one round trip, the straightforward way), then
+the ack. A driver publishes the `order.placed` events (confirmed) as fast as it can and
+a sink takes the `notification.sent` events. No outbox, no idempotency, no Celery, no
+SMTP, no HTTP: what is left is the broker and Redis work every order needs at least.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import time
+import uuid
+from multiprocessing.connection import Connection
+
+import pika
+import redis
+
+EXCHANGE = "chain.events"
+HOPS = (
+    ("chain.payments", "order.placed", "payment.authorized"),
+    ("chain.orders", "payment.authorized", "order.confirmed"),
+    ("chain.notifications", "order.confirmed", "notification.sent"),
+)
+SINK = ("chain.sink", "notification.sent")
+PREFETCH = 100
+QUORUM = {"x-queue-type": "quorum"}
+PERSISTENT = pika.BasicProperties(
+    content_type="application/cloudevents+json", delivery_mode=pika.DeliveryMode.Persistent
+)
+
+
+def _declare(amqp_url: str) -> None:
+    connection = pika.BlockingConnection(pika.URLParameters(amqp_url))
+    channel = connection.channel()
+    channel.exchange_declare(EXCHANGE, "topic", durable=True)
+    for queue, routing_key, *_ in (*HOPS, SINK):
+        channel.queue_declare(queue, durable=True, arguments=QUORUM)
+        channel.queue_bind(queue, EXCHANGE, routing_key)
+    connection.close()
+
+
+def _placed(order_id: str) -> bytes:
+    return json.dumps(
+        {
+            "specversion": "1.0",
+            "id": str(uuid.uuid4()),
+            "source": "chain",
+            "type": "order.placed",
+            "time": time.time(),
+            "subject": order_id,
+            "datacontenttype": "application/json",
+            "data": {
+                "order_id": order_id,
+                "customer_email": "bench@example.com",
+                "items": [{"sku": "SKU-1", "qty": 1, "unit_price_cents": 1250}],
+                "total_cents": 1250,
+                "currency": "EUR",
+                "payment_token": "tok_visa",
+            },
+        }
+    ).encode()
+
+
+def hop(amqp_url: str, redis_url: str, prefix: str, queue: str, next_type: str) -> None:
+    """One hop: consume, write to Redis, publish the next event with a confirm, ack."""
+    store = redis.Redis.from_url(redis_url)
+    connection = pika.BlockingConnection(pika.URLParameters(amqp_url))
+    channel = connection.channel()
+    channel.confirm_delivery()
+    channel.basic_qos(prefetch_count=PREFETCH)
+
+    def on_message(_ch: object, method: object, _props: object, body: bytes) -> None:
+        event = json.loads(body)
+        order_id = event["data"]["order_id"]
+        store.set(f"{prefix}{queue}:{order_id}", event["id"], ex=3600)
+        event.update(id=str(uuid.uuid4()), type=next_type, time=time.time())
+        channel.basic_publish(EXCHANGE, next_type, json.dumps(event).encode(), PERSISTENT, mandatory=True)
+        channel.basic_ack(method.delivery_tag)  # type: ignore[attr-defined]
+
+    channel.basic_consume(queue, on_message)
+    channel.start_consuming()
+
+
+def sink(amqp_url: str, count: int, done: Connection) -> None:
+    connection = pika.BlockingConnection(pika.URLParameters(amqp_url))
+    channel = connection.channel()
+    channel.basic_qos(prefetch_count=PREFETCH)
+    seen = 0
+
+    def on_message(_ch: object, method: object, _props: object, _body: bytes) -> None:
+        nonlocal seen
+        channel.basic_ack(method.delivery_tag)  # type: ignore[attr-defined]
+        seen += 1
+        if seen == count:
+            done.send(time.time())
+            channel.stop_consuming()
+
+    channel.basic_consume(SINK[0], on_message)
+    channel.start_consuming()
+    connection.close()
+
+
+def _consumers_ready(amqp_url: str) -> bool:
+    connection = pika.BlockingConnection(pika.URLParameters(amqp_url))
+    try:
+        channel = connection.channel()
+        return all(
+            channel.queue_declare(queue, passive=True).method.consumer_count >= 1
+            for queue, *_ in (*HOPS, SINK)
+        )
+    finally:
+        connection.close()
+
+
+def measure(amqp_url: str, redis_url: str, prefix: str, orders: int) -> dict[str, float]:
+    """Orders per second through the chain: first `order.placed` sent → last `notification.sent` in."""
+    _declare(amqp_url)
+    ctx = multiprocessing.get_context("spawn")
+    receiver, sender = ctx.Pipe(duplex=False)
+    children = [
+        ctx.Process(target=hop, args=(amqp_url, redis_url, prefix, queue, next_type), daemon=True)
+        for queue, _routing_key, next_type in HOPS
+    ]
+    children.append(ctx.Process(target=sink, args=(amqp_url, orders, sender), daemon=True))
+    for child in children:
+        child.start()
+    try:
+        deadline = time.monotonic() + 30
+        while not _consumers_ready(amqp_url):
+            if time.monotonic() > deadline:
+                raise RuntimeError("the chain's consumers did not start")
+            time.sleep(0.1)
+        connection = pika.BlockingConnection(pika.URLParameters(amqp_url))
+        channel = connection.channel()
+        channel.confirm_delivery()
+        started = time.time()
+        for index in range(orders):
+            channel.basic_publish(EXCHANGE, "order.placed", _placed(f"c-{index}"), PERSISTENT, mandatory=True)
+        connection.close()
+        if not receiver.poll(timeout=max(120.0, orders / 20)):
+            raise RuntimeError("the chain did not deliver every order")
+        finished = receiver.recv()
+        return {
+            "orders": orders,
+            "seconds": finished - started,
+            "orders_per_s": orders / (finished - started),
+        }
+    finally:
+        for child in children:
+            if child.is_alive():
+                child.kill()
+            child.join()

@@ -1,0 +1,558 @@
+"""End-to-end benchmark of the whole shop against this machine's ceiling, in one run.
+
+    python -m bench.e2e [--rate 100 --paced-seconds 20 --flat-seconds 20 --chain-orders 5000]
+
+1. The ceiling: a bare pika chain of the same events with a Redis write and a confirmed
+   publish per hop (bench/chain.py), measured first, on the same broker and Redis.
+2. The shop: the whole local stack (`make dev`: supervisord, infra/dev.py) booted in its
+   own vhost, Redis prefix, run folder and free ports. Orders are placed over HTTP at a
+   steady rate (latency), then flat out (throughput). An observer queue bound to the
+   order outcomes and `notification.sent` timestamps each order's progress; at the end the
+   SMTP sink is read to check that every order got exactly one email.
+
+Reported: sustained end-to-end orders/s (flat-out phase: orders / (last email - first
+POST)), placed → confirmed and placed → email sent latency at the steady rate, intake
+(POST) latency, CPU per order (every stack process plus the broker and Redis), and the
+ratio to the chain. Progress goes to stderr; results to artifacts/bench/ (JSON, PNG);
+the last line printed is one JSON object with the headline figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import http.client
+import json
+import multiprocessing
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from multiprocessing.connection import Connection
+from pathlib import Path
+
+import pika
+import psutil
+import redis
+
+from bench import chain
+from infra.dev import LocalStack
+from infra.stack import REDIS_DB
+from shared.topology import EVENTS_EXCHANGE
+from tests.support.isolation import REDIS_URL, Sandbox, create_sandbox, destroy_sandbox
+from tests.support.mailbox import Mailbox
+from tests.support.stack import PORT_VARIABLES, free_port
+
+ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts" / "bench"
+OBSERVED = {"order.confirmed": "terminal", "order.cancelled": "terminal", "notification.sent": "notified"}
+ORDER = json.dumps(
+    {
+        "customer_email": "bench@example.com",
+        "items": [{"sku": "MUG-CERAMIC", "qty": 1}],
+        "payment_token": "tok_visa",
+    }
+).encode()
+
+
+def progress(message: str) -> None:
+    print(f"[bench] {message}", file=sys.stderr, flush=True)
+
+
+def percentiles(samples: list[float]) -> dict[str, float]:
+    if len(samples) < 2:
+        value = round(samples[0], 1) if samples else 0.0
+        return {"p50": value, "p95": value, "p99": value}
+    cuts = statistics.quantiles(samples, n=100, method="inclusive")
+    return {"p50": round(cuts[49], 1), "p95": round(cuts[94], 1), "p99": round(cuts[98], 1)}
+
+
+# ---- the observer: when did each order become terminal, when was its email sent -----------
+
+
+def observe(amqp_url: str, parent: Connection) -> None:
+    """Child process: timestamps outcome and notification.sent events as they are published.
+
+    An exclusive, server-named queue: a measuring tool, not part of the shop's topology.
+    The parent asks for counts ("count") and finally for every timestamp ("dump").
+    """
+    connection = pika.BlockingConnection(pika.URLParameters(amqp_url))
+    channel = connection.channel()
+    queue = channel.queue_declare("", exclusive=True).method.queue
+    for routing_key in OBSERVED:
+        channel.queue_bind(queue, EVENTS_EXCHANGE, routing_key)
+    seen: dict[str, dict[str, list[float]]] = {kind: {} for kind in set(OBSERVED.values())}
+
+    def on_message(_ch: object, _method: object, _props: object, body: bytes) -> None:
+        now = time.time()
+        event = json.loads(body)
+        seen[OBSERVED[event["type"]]].setdefault(event["data"]["order_id"], []).append(now)
+
+    channel.basic_consume(queue, on_message, auto_ack=True)
+    parent.send("ready")
+    while True:
+        connection.process_data_events(time_limit=0.05)
+        if parent.poll():
+            if parent.recv() == "count":
+                parent.send({kind: len(orders) for kind, orders in seen.items()})
+            else:
+                parent.send(seen)
+                break
+    connection.close()
+
+
+class Observer:
+    def __init__(self, amqp_url: str) -> None:
+        ctx = multiprocessing.get_context("spawn")
+        self._child, child_end = ctx.Pipe()
+        self.process = ctx.Process(target=observe, args=(amqp_url, child_end), daemon=True)
+        self.process.start()
+        if not self._child.poll(30):
+            raise RuntimeError("the observer did not start")
+        self._child.recv()
+
+    def counts(self) -> dict[str, int]:
+        self._child.send("count")
+        return self._child.recv()
+
+    def dump(self) -> dict[str, dict[str, list[float]]]:
+        self._child.send("dump")
+        seen = self._child.recv()
+        self.process.join(timeout=10)
+        return seen
+
+
+# ---- placing orders ----------------------------------------------------------------------
+
+
+@dataclass
+class Placed:
+    order_id: str
+    sent_at: float  # wall clock, comparable with the observer's timestamps
+    intake_s: float
+    phase: str
+
+
+@dataclass
+class Placements:
+    orders: list[Placed] = field(default_factory=list)
+    errors: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def place_orders(
+    port: int, phase: str, placements: Placements, *, rate: float, seconds: float, threads: int
+) -> None:
+    """POST orders for `seconds`: open loop at `rate` per second, or flat out when rate is 0."""
+    started = time.monotonic()
+    next_slot = iter(range(10**9))
+    slot_lock = threading.Lock()
+
+    def client() -> None:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        headers = {"Content-Type": "application/json"}
+        while True:
+            if rate:
+                with slot_lock:
+                    due = started + next(next_slot) / rate
+                if due - started >= seconds:
+                    return
+                delay = due - time.monotonic()
+                if delay > 0:
+                    time.sleep(delay)
+            elif time.monotonic() - started >= seconds:
+                return
+            sent_at, clock = time.time(), time.perf_counter()
+            try:
+                connection.request("POST", "/api/orders", ORDER, headers)
+                response = connection.getresponse()
+                body = response.read()
+            except (OSError, http.client.HTTPException):
+                connection.close()
+                with placements.lock:
+                    placements.errors += 1
+                continue
+            intake_s = time.perf_counter() - clock
+            with placements.lock:
+                if response.status == 202:
+                    placements.orders.append(Placed(json.loads(body)["id"], sent_at, intake_s, phase))
+                else:
+                    placements.errors += 1
+
+    workers = [threading.Thread(target=client, daemon=True) for _ in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+
+
+# ---- CPU of the stack --------------------------------------------------------------------
+
+
+class CpuMeter:
+    """CPU seconds used by the stack's processes (and, apart, the broker and Redis) between
+    start() and stop(). Sampled every half second, so processes that come and go (gunicorn
+    recycles its workers) count up to their last sample."""
+
+    def __init__(self, supervisord_pid: int) -> None:
+        self.supervisord = psutil.Process(supervisord_pid)
+        self.first: dict[int, float] = {}
+        self.last: dict[int, float] = {}
+        self.group: dict[int, str] = {}
+        self.label: dict[int, str] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample_forever, daemon=True)
+
+    def _processes(self) -> Iterator[tuple[str, psutil.Process]]:
+        yield "stack", self.supervisord  # it carries every process's output to the log files
+        for child in self.supervisord.children(recursive=True):
+            yield "stack", child
+        for process in psutil.process_iter(["name"]):
+            name = process.info["name"] or ""
+            if name.startswith("beam.smp"):
+                yield "rabbitmq", process
+            elif name.startswith("redis-server"):
+                yield "redis", process
+
+    def _sample(self, initial: bool = False) -> None:
+        for group, process in self._processes():
+            with contextlib.suppress(psutil.Error):
+                times = process.cpu_times()
+                used = times.user + times.system
+                self.first.setdefault(process.pid, used if initial else 0.0)  # new since start(): all of it
+                self.last[process.pid] = used
+                if process.pid not in self.group:
+                    self.group[process.pid] = group
+                    self.label[process.pid] = _label(process) if group == "stack" else group
+
+    def _sample_forever(self) -> None:
+        while not self._stop.wait(0.5):
+            self._sample()
+
+    def start(self) -> None:
+        self._sample(initial=True)
+        self._thread.start()
+
+    def stop(self) -> tuple[dict[str, float], dict[str, float]]:
+        self._stop.set()
+        self._thread.join()
+        self._sample()
+        used: dict[str, float] = {"stack": 0.0, "rabbitmq": 0.0, "redis": 0.0}
+        by_process: dict[str, float] = {}
+        for pid, last in self.last.items():
+            delta = last - self.first.get(pid, 0.0)
+            used[self.group[pid]] += delta
+            by_process[self.label[pid]] = by_process.get(self.label[pid], 0.0) + delta
+        return used, by_process
+
+
+def _label(process: psutil.Process) -> str:
+    """`orders-api`, `payments-worker`, ...: the Procfile process a pid belongs to."""
+    command = " ".join(process.cmdline())
+    for token in command.replace("'", " ").replace(":", " ").split():
+        if token.startswith(("services.", "infra.smtp_sink")):
+            parts = token.split(".")
+            if parts[0] == "infra":
+                return "smtp-sink"
+            kind = {"app": "api"}.get(parts[2], parts[2]) if len(parts) > 2 else "?"
+            return f"{parts[1]}-{kind}"
+    return "supervisord" if "supervisord" in command else process.name()
+
+
+# ---- the run -----------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def sandboxed_stack(env_overrides: dict[str, str]) -> Iterator[tuple[Sandbox, LocalStack]]:
+    sandbox = create_sandbox("bench")
+    run_dir = tempfile.mkdtemp(prefix="shop-bench-")  # short: supervisord's socket path is limited
+    environ = {
+        **os.environ,
+        **sandbox.env(),
+        **{name: str(free_port()) for name in PORT_VARIABLES},
+        "RUN_DIR": run_dir,
+        **env_overrides,
+    }
+    stack = LocalStack(environ)
+    failed = False
+    try:
+        progress(f"booting the stack in vhost {sandbox.vhost}, run folder {run_dir}")
+        stack.up()
+        yield sandbox, stack
+    except BaseException:
+        failed = True
+        progress(f"failed: the processes' logs are kept in {run_dir}/logs")
+        raise
+    finally:
+        progress("stopping the stack")
+        stack.shutdown()
+        if not failed:
+            shutil.rmtree(run_dir, ignore_errors=True)
+        destroy_sandbox(sandbox)
+        for db in set(REDIS_DB.values()):
+            client = redis.Redis.from_url(REDIS_URL, db=db)
+            keys = list(client.scan_iter(f"{sandbox.redis_prefix}*", count=1000))
+            for start in range(0, len(keys), 1000):
+                client.delete(*keys[start : start + 1000])
+
+
+def wait_for(observer: Observer, placed: int, timeout: float) -> dict[str, int]:
+    deadline = time.monotonic() + timeout
+    last_report = 0.0
+    while True:
+        counts = observer.counts()
+        if counts["notified"] >= placed and counts["terminal"] >= placed:
+            return counts
+        if time.monotonic() > deadline:
+            progress(f"gave up waiting: {counts} of {placed}")
+            return counts
+        if time.monotonic() - last_report > 5:
+            progress(f"  {counts['terminal']} terminal, {counts['notified']} notified of {placed}")
+            last_report = time.monotonic()
+        time.sleep(0.2)
+
+
+def bench_stack(args: argparse.Namespace) -> dict[str, object]:
+    overrides = dict(item.split("=", 1) for item in args.env)
+    with sandboxed_stack(overrides) as (sandbox, stack):
+        for target, count in (item.split("=") for item in args.scale):
+            progress(f"scaling {target} to {count}")
+            stack.scale(target, int(count))
+            stack.wait_ready(target)
+        port = int(stack.environ["ORDERS_PORT"])
+        observer = Observer(sandbox.amqp_url)
+        placements = Placements()
+
+        progress(f"warming up: {args.rate} orders/s for 3 s")
+        place_orders(port, "warmup", placements, rate=args.rate, seconds=3, threads=args.threads)
+        wait_for(observer, len(placements.orders), args.drain_timeout)
+
+        progress(f"steady: {args.rate} orders/s for {args.paced_seconds} s")
+        place_orders(
+            port, "paced", placements, rate=args.rate, seconds=args.paced_seconds, threads=args.threads
+        )
+        wait_for(observer, len(placements.orders), args.drain_timeout)
+
+        progress(f"flat out for {args.flat_seconds} s ({args.threads} connections)")
+        meter = CpuMeter(int((stack.dir / "supervisord.pid").read_text()))
+        meter.start()
+        place_orders(port, "flat", placements, rate=0, seconds=args.flat_seconds, threads=args.threads)
+        counts = wait_for(observer, len(placements.orders), args.drain_timeout)
+        cpu_s, cpu_by_process = meter.stop()
+        progress(f"all in: {counts}; reading the SMTP sink")
+        seen = observer.dump()
+        mail = Mailbox(f"http://127.0.0.1:{stack.environ['SMTP_SINK_HTTP_PORT']}").list()
+    result = summarize(placements, seen, mail, cpu_s)
+    result["flat"]["cpu_s_by_process"] = {k: round(v, 2) for k, v in sorted(cpu_by_process.items())}
+    return result
+
+
+def summarize(
+    placements: Placements, seen: dict[str, dict[str, list[float]]], mail: list, cpu_s: dict[str, float]
+) -> dict[str, object]:
+    emails: dict[str, int] = {}
+    for message in mail:
+        emails[message.order_id] = emails.get(message.order_id, 0) + 1
+    orders = placements.orders
+    complete = [o for o in orders if o.order_id in seen["terminal"] and o.order_id in seen["notified"]]
+    lost = len(orders) - len(complete)
+    paced = [o for o in complete if o.phase == "paced"]
+    flat = [o for o in orders if o.phase == "flat"]
+    complete_ids = {o.order_id for o in complete}
+    flat_done = [o for o in flat if o.order_id in complete_ids]
+    flat_end = max((seen["notified"][o.order_id][0] for o in flat_done), default=0.0)
+    flat_start = min((o.sent_at for o in flat), default=0.0)
+    flat_intake_end = max((o.sent_at + o.intake_s for o in flat), default=0.0)
+    orders_per_s = len(flat_done) / (flat_end - flat_start) if flat_done else 0.0
+    cpu_total = sum(cpu_s.values())
+    return {
+        "orders": len(orders),
+        "lost": lost,
+        "http_errors": placements.errors,
+        "mailed_once": sum(1 for o in orders if emails.get(o.order_id) == 1),
+        "mailed_twice_or_more": sum(1 for o in orders if emails.get(o.order_id, 0) > 1),
+        "outcomes_published_twice": sum(1 for times in seen["terminal"].values() if len(times) > 1),
+        "flat": {
+            "orders": len(flat),
+            "orders_per_s": round(orders_per_s, 1),
+            "intake_orders_per_s": round(len(flat) / (flat_intake_end - flat_start), 1) if flat else 0.0,
+            "seconds": round(flat_end - flat_start, 2),
+            "cpu_s": {k: round(v, 2) for k, v in cpu_s.items()},
+            "cpu_ms_per_order": round(1000 * cpu_total / len(flat_done), 2) if flat_done else None,
+            "cpu_ms_per_order_stack": round(1000 * cpu_s["stack"] / len(flat_done), 2) if flat_done else None,
+        },
+        "paced": {
+            "orders": len(paced),
+            "latency_ms": {
+                "confirmed": percentiles(
+                    [1000 * (seen["terminal"][o.order_id][0] - o.sent_at) for o in paced]
+                ),
+                "notified": percentiles(
+                    [1000 * (seen["notified"][o.order_id][0] - o.sent_at) for o in paced]
+                ),
+            },
+            "intake_ms": percentiles([1000 * o.intake_s for o in orders if o.phase == "paced"]),
+        },
+        "intake_ms_flat": percentiles([1000 * o.intake_s for o in flat]),
+        "timeline": timeline(orders, seen),
+    }
+
+
+def timeline(orders: list[Placed], seen: dict[str, dict[str, list[float]]]) -> dict[str, list[int]]:
+    """Per second since the first order: placed, terminal and notified counts (for the plot)."""
+    if not orders:
+        return {}
+    origin = min(o.sent_at for o in orders)
+    series: dict[str, list[int]] = {}
+    points = {
+        "placed": [o.sent_at for o in orders],
+        "terminal": [times[0] for times in seen["terminal"].values()],
+        "notified": [times[0] for times in seen["notified"].values()],
+    }
+    end = int(max(max(p) for p in points.values() if p) - origin) + 1
+    for name, stamps in points.items():
+        counts = [0] * end
+        for stamp in stamps:
+            if stamp >= origin:
+                counts[int(stamp - origin)] += 1
+        series[name] = counts
+    return series
+
+
+def save(result: dict[str, object], out: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "results.json").write_text(json.dumps(result, indent=2) + "\n")
+    stack = result["stack"]
+    fig, (left, middle, right) = plt.subplots(
+        1, 3, figsize=(15, 4.5), gridspec_kw={"width_ratios": [3, 1.4, 1.4]}
+    )
+    for name, counts in stack["timeline"].items():
+        left.plot(range(len(counts)), counts, label=name)
+    left.set_xlabel("seconds since the first order")
+    left.set_ylabel("orders / second")
+    left.set_title("Orders placed, terminal, emailed (steady, then flat out)")
+    left.legend()
+    latency = stack["paced"]["latency_ms"]
+    labels = ["p50", "p95", "p99"]
+    width = 0.38
+    xs = range(len(labels))
+    bars = middle.bar(
+        [x - width / 2 for x in xs], [latency["confirmed"][k] for k in labels], width, label="confirmed"
+    )
+    middle.bar_label(bars, fmt="{:.0f}", fontsize=8)
+    bars = middle.bar(
+        [x + width / 2 for x in xs], [latency["notified"][k] for k in labels], width, label="email sent"
+    )
+    middle.bar_label(bars, fmt="{:.0f}", fontsize=8)
+    middle.set_xticks(list(xs), labels)
+    middle.set_ylabel("ms after POST")
+    middle.set_title(f"Latency at {result['settings']['rate']} orders/s")
+    middle.legend()
+    bars = right.bar(
+        ["shop", "bare chain"],
+        [result["orders_per_s"], result["chain_orders_per_s"]],
+        color=["#2b7bba", "#999999"],
+    )
+    right.bar_label(bars, fmt="{:,.0f}")
+    right.set_ylabel("orders / second, end to end")
+    right.set_title(f"Ratio to the chain: {result['ratio_to_chain']:.2f}")
+    fig.tight_layout()
+    fig.savefig(out / "e2e.png", dpi=110)
+    plt.close(fig)
+    progress(f"wrote {out / 'results.json'} and {out / 'e2e.png'}")
+
+
+def report(result: dict[str, object]) -> None:
+    stack = result["stack"]
+    paced, flat = stack["paced"], stack["flat"]
+    lines = [
+        "",
+        f"End-to-end benchmark, {result['when']}, {os.cpu_count()} CPUs",
+        f"  orders placed {stack['orders']}, lost {stack['lost']}, HTTP errors {stack['http_errors']}, "
+        f"mailed exactly once {stack['mailed_once']}, more than once {stack['mailed_twice_or_more']}",
+        f"  flat out: {flat['orders_per_s']:,.1f} orders/s end to end ({flat['orders']} orders in "
+        f"{flat['seconds']} s; intake {flat['intake_orders_per_s']:,.1f}/s, POST p50/p99 "
+        f"{stack['intake_ms_flat']['p50']}/{stack['intake_ms_flat']['p99']} ms)",
+        f"  CPU per order: {flat['cpu_ms_per_order']} ms "
+        f"({flat['cpu_ms_per_order_stack']} ms in the stack's "
+        f"processes; CPU s {flat['cpu_s']})",
+        f"  at {result['settings']['rate']} orders/s: "
+        f"placed→confirmed {paced['latency_ms']['confirmed']} ms, "
+        f"placed→email {paced['latency_ms']['notified']} ms, intake {paced['intake_ms']} ms",
+        f"  CPU s by process: {flat['cpu_s_by_process']}",
+        f"  bare chain: {result['chain_orders_per_s']:,.1f} orders/s; ratio {result['ratio_to_chain']:.2f}",
+        "",
+    ]
+    print("\n".join(lines), flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--rate", type=float, default=100, help="orders/s of the steady phase")
+    parser.add_argument("--paced-seconds", type=float, default=20)
+    parser.add_argument("--flat-seconds", type=float, default=20)
+    parser.add_argument("--threads", type=int, default=8, help="HTTP connections placing orders")
+    parser.add_argument("--chain-orders", type=int, default=5000, help="orders through the bare chain")
+    parser.add_argument("--drain-timeout", type=float, default=180, help="seconds to wait for every email")
+    parser.add_argument(
+        "--scale", action="append", default=[], metavar="PROCESS=N", help="e.g. payments-worker=2"
+    )
+    parser.add_argument(
+        "--env", action="append", default=[], metavar="NAME=VALUE", help="extra stack environment"
+    )
+    parser.add_argument("--out", type=Path, default=ARTIFACTS, help="where results.json and e2e.png go")
+    args = parser.parse_args(argv)
+
+    sandbox = create_sandbox("chain")
+    try:
+        progress(f"bare chain: {args.chain_orders} orders")
+        chain_result = chain.measure(sandbox.amqp_url, REDIS_URL, sandbox.redis_prefix, args.chain_orders)
+        progress(f"bare chain: {chain_result['orders_per_s']:,.1f} orders/s")
+    finally:
+        destroy_sandbox(sandbox)
+    stack = bench_stack(args)
+    orders_per_s = stack["flat"]["orders_per_s"]
+    result = {
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
+        "settings": {**vars(args), "out": str(args.out)},
+        "orders_per_s": orders_per_s,
+        "chain_orders_per_s": round(chain_result["orders_per_s"], 1),
+        "ratio_to_chain": round(orders_per_s / chain_result["orders_per_s"], 3),
+        "chain": chain_result,
+        "stack": stack,
+    }
+    save(result, args.out)
+    report(result)
+    print(
+        json.dumps(
+            {
+                "orders_per_s": orders_per_s,
+                "chain_orders_per_s": result["chain_orders_per_s"],
+                "ratio_to_chain": result["ratio_to_chain"],
+                "latency_ms": stack["paced"]["latency_ms"],
+                "intake_ms": {k: stack["paced"]["intake_ms"][k] for k in ("p50", "p99")},
+                "orders": stack["orders"],
+                "lost": stack["lost"],
+                "mailed_once": stack["mailed_once"],
+                "cpu_ms_per_order": stack["flat"]["cpu_ms_per_order"],
+            }
+        ),
+        flush=True,
+    )
+    return 0 if stack["lost"] == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""The three demonstrations (scale, failure, subscriber) and the coupled anti-pattern."""

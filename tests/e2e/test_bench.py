@@ -1,0 +1,58 @@
+"""`make bench` at a small scale: the whole run, as a developer starts it, ends with its headline.
+
+`python -m bench.e2e` boots its own stack in a sandbox, runs the bare chain and the shop,
+and must report every order terminal and mailed exactly once, in the JSON shape the
+issue asks for.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from tests.support.stack import ROOT
+
+pytestmark = pytest.mark.slow
+PERCENTILES = {"p50", "p95", "p99"}
+
+
+def test_a_small_benchmark_loses_no_order_and_prints_its_headline_last(tmp_path):
+    small = ["--rate", "20", "--paced-seconds", "2", "--flat-seconds", "2", "--threads", "2"]
+    chain = ["--chain-orders", "200", "--drain-timeout", "60"]
+    run = subprocess.run(
+        [sys.executable, "-m", "bench.e2e", *small, *chain, "--out", str(tmp_path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=150,
+    )
+    assert run.returncode == 0, f"{run.stdout}\n{run.stderr[-4000:]}"
+
+    headline = json.loads(run.stdout.strip().splitlines()[-1])
+    assert {
+        "orders_per_s",
+        "chain_orders_per_s",
+        "ratio_to_chain",
+        "latency_ms",
+        "intake_ms",
+        "orders",
+        "lost",
+    } <= set(headline)
+    assert headline["orders"] > 0
+    assert headline["lost"] == 0
+    assert headline["mailed_once"] == headline["orders"]
+    assert headline["orders_per_s"] > 0 and headline["chain_orders_per_s"] > 0
+    assert headline["ratio_to_chain"] == pytest.approx(
+        headline["orders_per_s"] / headline["chain_orders_per_s"], rel=0.01
+    )
+    assert set(headline["latency_ms"]) == {"confirmed", "notified"}
+    for hop in ("confirmed", "notified"):
+        assert set(headline["latency_ms"][hop]) == PERCENTILES
+        assert 0 < headline["latency_ms"][hop]["p50"] <= headline["latency_ms"][hop]["p99"]
+    assert headline["latency_ms"]["confirmed"]["p50"] <= headline["latency_ms"]["notified"]["p50"]
+    assert set(headline["intake_ms"]) == {"p50", "p99"}
+    assert json.loads((tmp_path / "results.json").read_text())["stack"]["lost"] == 0
+    assert (tmp_path / "e2e.png").stat().st_size > 0
