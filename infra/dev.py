@@ -31,10 +31,21 @@ from pathlib import Path
 from urllib.parse import urlsplit
 from xmlrpc.client import Fault, ServerProxy
 
+import pika
 import requests
 from supervisor.xmlrpc import SupervisorTransport
 
-from infra.stack import ADDED_LATER, ROOT, Process, local_infra, process_environment, procfile, shell_command
+from infra.stack import (
+    ADDED_LATER,
+    ROOT,
+    Process,
+    core_topology,
+    local_infra,
+    process_environment,
+    procfile,
+    shell_command,
+)
+from shared import topology
 
 MAX_REPLICAS = 8
 READY_TIMEOUT_S = 60.0
@@ -234,6 +245,7 @@ class LocalStack:
         self._start(instances[:count])
 
     def up(self) -> None:
+        declare_core_topology(local_infra(self.environ).amqp_url_template)
         self.boot()
         services = dict.fromkeys(p.service for p in self.processes.values() if p.service not in ADDED_LATER)
         for service in services:
@@ -361,6 +373,15 @@ def _pid_alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     return True
+
+
+def declare_core_topology(amqp_url: str) -> None:
+    """What the compose broker loads at boot: the subscriber queues exist before any event."""
+    connection = pika.BlockingConnection(pika.URLParameters(amqp_url))
+    try:
+        topology.declare_on(connection, core_topology())
+    finally:
+        connection.close()
 
 
 def enable_management_plugin(environ: Mapping[str, str]) -> None:

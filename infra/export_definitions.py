@@ -18,8 +18,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from infra.stack import REDIS_DB, ROOT, SUBSCRIPTIONS, amqp_password
-from shared.topology import service_topology, shared_topology, to_definitions
+from infra.stack import REDIS_DB, ROOT, amqp_password, core_topology
+from shared.topology import to_definitions
 
 DEFINITIONS = ROOT / "infra" / "rabbitmq" / "definitions.json"
 VHOST = "/"
@@ -51,9 +51,7 @@ def _permissions(user: str) -> dict[str, str]:
 
 
 def definitions(environ: Mapping[str, str]) -> dict[str, Any]:
-    topology = list(shared_topology())
-    for service, event_types in SUBSCRIPTIONS.items():
-        topology += service_topology(service, event_types)
+    topology = core_topology()
     admin_password = environ.get("RABBITMQ_ADMIN_PASSWORD", ADMIN)
     users = [_user(ADMIN, admin_password, ["administrator"])]
     # The dashboard reads queue depths and consumers from the management API.

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+from shared.topology import Topology, service_topology, shared_topology
+
 ROOT = Path(__file__).resolve().parents[1]
 PROCFILE = ROOT / "infra" / "Procfile"
 
@@ -24,6 +26,17 @@ SUBSCRIPTIONS: dict[str, tuple[str, ...]] = {
     "payments": ("order.placed",),
     "notifications": ("order.confirmed", "order.cancelled"),
 }
+
+
+def core_topology() -> Topology:
+    """What the broker holds before any process starts: the compose broker loads it from
+    its definitions at boot, local mode declares it in `make dev`. Without it, an event
+    published before a subscriber's first start would reach the log but not its queue."""
+    topology = list(shared_topology())
+    for service, event_types in SUBSCRIPTIONS.items():
+        topology += service_topology(service, event_types)
+    return topology
+
 
 # Each service's own Redis database: a service never reads another one's store.
 REDIS_DB = {"orders": 1, "payments": 2, "notifications": 3, "dashboard": 4, "loyalty": 5}

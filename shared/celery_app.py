@@ -3,8 +3,9 @@
 Task queues are private to a service (`<service>.tasks`) and are quorum queues on a
 topic exchange of the same name, which lets Celery's native delayed delivery carry
 retry countdowns without holding tasks in worker memory. A task is acked after it ran
-(`acks_late`), requeued if its worker dies (`reject_on_worker_lost`), published with
-confirms, one at a time per worker process (prefetch 1), JSON only.
+(`acks_late`), requeued if its worker dies (`reject_on_worker_lost`), dead-lettered to
+`<service>.dlq` once its retries are spent, published with confirms, one at a time per
+worker thread (prefetch 1), JSON only.
 """
 
 from __future__ import annotations
@@ -57,6 +58,9 @@ def celery_init_app(app: Flask, service: str) -> Celery:
         task_default_routing_key=name,
         task_acks_late=True,
         task_reject_on_worker_lost=True,
+        # A task that failed for good (retries exhausted, or a permanent error) is rejected,
+        # not acked: the queue dead-letters it to `<service>.dlq`, visible and replayable.
+        task_acks_on_failure_or_timeout=False,
         task_ignore_result=True,
         task_serializer="json",
         accept_content=["json"],

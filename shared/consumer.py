@@ -39,6 +39,7 @@ from shared import topology
 from shared.envelope import Event, InvalidEvent, decode
 from shared.logs import configure_logging, event_context
 from shared.metrics import EVENTS_CONSUMED, HANDLER_SECONDS, start_flusher
+from shared.publisher import forwarded_properties
 from shared.settings import Settings, env_int, load_settings
 
 log = logging.getLogger(__name__)
@@ -166,16 +167,7 @@ class _Session:
                 exchange,
                 key,
                 delivery.body,
-                pika.BasicProperties(
-                    content_type=props.content_type,
-                    delivery_mode=pika.DeliveryMode.Persistent,
-                    message_id=props.message_id,
-                    correlation_id=props.correlation_id,
-                    type=props.type,
-                    app_id=props.app_id,
-                    timestamp=props.timestamp,
-                    headers=headers,
-                ),
+                forwarded_properties(props, headers),
                 mandatory=True,
             )
         except (pika.exceptions.UnroutableError, pika.exceptions.NackError) as exc:

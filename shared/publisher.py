@@ -76,6 +76,20 @@ def event_message(event: Event, exchange: str = EVENTS_EXCHANGE) -> Message:
     )
 
 
+def forwarded_properties(props: pika.BasicProperties, headers: dict[str, Any]) -> pika.BasicProperties:
+    """The same message moved elsewhere (retry queue, DLQ, replay): persistent, new headers."""
+    return pika.BasicProperties(
+        content_type=props.content_type,
+        delivery_mode=pika.DeliveryMode.Persistent,
+        message_id=props.message_id,
+        correlation_id=props.correlation_id,
+        type=props.type,
+        app_id=props.app_id,
+        timestamp=props.timestamp,
+        headers=headers,
+    )
+
+
 class Publisher:
     """One connection, one confirm-mode channel, many confirms in flight."""
 

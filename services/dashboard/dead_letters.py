@@ -5,11 +5,12 @@ itself, with `x-death-reason`, `x-error` and `x-attempt` headers; the broker dea
 one that exceeded the queue's delivery limit, with its own `x-death` table. `describe()`
 reads both into one shape.
 
-Replaying a message republishes it to the service's own queue (default exchange, routing
-key = queue name) with a publisher confirm, and only then acks it in the DLQ: a crash in
-between leaves a duplicate, never a loss, and consumers are idempotent. The headers of the
-failed attempts are dropped so the message gets a full set of retries again; a replay
-counter travels with it.
+Replaying a message republishes it where it failed (default exchange, routing key = queue
+name): the service's event queue, or the queue the broker dead-lettered it from, such as
+the Celery task queue `<service>.tasks` for a task whose retries ran out. It is published
+with a confirm and only then acked in the DLQ: a crash in between leaves a duplicate, never
+a loss, and consumers are idempotent. The headers of the failed attempts are dropped so
+the message gets a full set of retries again; a replay counter travels with it.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import pika.exceptions
 
 from shared.consumer import ATTEMPT_HEADER, ERROR_HEADER, REASON_HEADER
 from shared.envelope import InvalidEvent, decode
+from shared.publisher import forwarded_properties
 from shared.topology import dead_letter_queue
 
 REPLAY_COUNT_HEADER = "x-replay-count"
@@ -97,6 +99,13 @@ def describe(headers: dict[str, Any] | None, body: bytes, message_id: str | None
     )
 
 
+def replay_queue(service: str, headers: dict[str, Any] | None) -> str:
+    """Back to the queue it failed in, if that is one of the service's own queues."""
+    deaths = (headers or {}).get("x-death") or []
+    queue = _text(deaths[0].get("queue")) if deaths and isinstance(deaths[0], dict) else ""
+    return queue if queue.startswith(service + ".") else service
+
+
 def replay_headers(headers: dict[str, Any] | None) -> dict[str, Any]:
     """The headers of a replayed message: its failure history dropped, its replay counted."""
     kept = {k: v for k, v in (headers or {}).items() if k not in FAILURE_HEADERS}
@@ -150,18 +159,9 @@ class DeadLetterQueues:
                     continue
                 channel.basic_publish(
                     "",
-                    service,
+                    replay_queue(service, props.headers),
                     body,
-                    pika.BasicProperties(
-                        content_type=props.content_type,
-                        delivery_mode=pika.DeliveryMode.Persistent,
-                        message_id=props.message_id,
-                        correlation_id=props.correlation_id,
-                        type=props.type,
-                        app_id=props.app_id,
-                        timestamp=props.timestamp,
-                        headers=replay_headers(props.headers),
-                    ),
+                    forwarded_properties(props, replay_headers(props.headers)),
                     mandatory=True,
                 )  # returns once confirmed; raises if the broker refused or could not route it
                 channel.basic_ack(method.delivery_tag)

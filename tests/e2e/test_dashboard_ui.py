@@ -11,10 +11,8 @@ screenshot under artifacts/screenshots/.
 from __future__ import annotations
 
 import re
-import tempfile
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import pika
 import pika.exceptions
@@ -23,8 +21,8 @@ import requests
 from playwright.sync_api import Browser, Locator, Page, expect
 
 from tests.support.browser import LAPTOP, PHONE, chromium, chromium_available, screenshot
-from tests.support.isolation import Sandbox, create_sandbox, destroy_sandbox
-from tests.support.stack import Stack
+from tests.support.isolation import Sandbox
+from tests.support.stack import Stack, running_stack
 from tests.support.waiting import wait_until
 
 PROCESSES = (
@@ -68,25 +66,10 @@ def queues_declared(amqp_url: str, names: tuple[str, ...]) -> bool:
 
 @pytest.fixture(scope="module")
 def shop() -> Iterator[tuple[Stack, Sandbox]]:
-    sandbox = create_sandbox("ui")
-    with tempfile.TemporaryDirectory() as logs:
-        stack = Stack(sandbox, Path(logs))
-        missing = {"dashboard-web", "dashboard-consumer"} - stack.processes_of_procfile.keys()
-        assert not missing, f"infra/Procfile has no line for {sorted(missing)}"
-        try:
-            for name in PROCESSES:
-                stack.start(name)
-            for service in ("orders", "payments", "notifications", "dashboard"):
-                stack.wait_ready(service, timeout=60)
-            declared = lambda: queues_declared(sandbox.amqp_url, SUBSCRIBER_QUEUES)  # noqa: E731
-            wait_until(declared, 60, 0.2, "the subscriber queues")
-            yield stack, sandbox
-        except BaseException:
-            print(stack.logs())
-            raise
-        finally:
-            stack.stop_all()
-            destroy_sandbox(sandbox)
+    with running_stack("ui", PROCESSES, ready=("orders", "payments", "notifications", "dashboard")) as stack:
+        declared = lambda: queues_declared(stack.sandbox.amqp_url, SUBSCRIBER_QUEUES)  # noqa: E731
+        wait_until(declared, 60, 0.2, "the subscriber queues")
+        yield stack, stack.sandbox
 
 
 @pytest.fixture(scope="module")

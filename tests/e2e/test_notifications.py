@@ -17,11 +17,11 @@ import requests
 
 from services.notifications.mailer import SmtpMailer
 from shared import topology
-from shared.envelope import Event, decode, new_event
+from shared.envelope import Event, new_event
 from shared.publisher import Publisher
-from tests.support.isolation import create_sandbox, destroy_sandbox, rabbitmqctl
+from tests.support.bus import BusObserver, quiescent
 from tests.support.mailbox import Mailbox
-from tests.support.stack import Stack
+from tests.support.stack import Stack, running_stack
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.slow
@@ -29,22 +29,10 @@ PROCESSES = ("smtp-sink", "notifications-consumer", "notifications-worker", "not
 
 
 @pytest.fixture(scope="module")
-def notifications(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+def notifications() -> Iterator[Stack]:
     """SMTP sink, notifications consumer, worker and API in their own sandbox, for this module."""
-    sandbox = create_sandbox("notifications")
-    stack = Stack(sandbox, tmp_path_factory.mktemp("notifications-logs"))
-    try:
-        for name in PROCESSES:
-            stack.start(name)
-        stack.wait_ready("notifications", timeout=60)
-        stack.wait_ready("smtp-sink", timeout=30)
+    with running_stack("notifications", PROCESSES, ready=("notifications", "smtp-sink")) as stack:
         yield stack
-    except BaseException:
-        print(stack.logs())
-        raise
-    finally:
-        stack.stop_all()
-        destroy_sandbox(sandbox)
 
 
 @pytest.fixture
@@ -65,28 +53,11 @@ def publisher(notifications: Stack, channel) -> Iterator[Publisher]:
     publisher.close()
 
 
-class Observer:
-    """An exclusive queue that sees every notification.sent published in the sandbox."""
-
-    def __init__(self, channel: pika.adapters.blocking_connection.BlockingChannel) -> None:
-        self._channel = channel
-        topology.declare(channel, topology.shared_topology())
-        self._queue = channel.queue_declare("", exclusive=True).method.queue
-        channel.queue_bind(self._queue, topology.EVENTS_EXCHANGE, "notification.sent")
-        self.seen: list[Event] = []
-
-    def of_order(self, order_id: str) -> list[Event]:
-        while True:
-            method, _props, body = self._channel.basic_get(self._queue, auto_ack=True)
-            if method is None:
-                break
-            self.seen.append(decode(body))
-        return [e for e in self.seen if e.subject == order_id]
-
-
 @pytest.fixture
-def observer(channel) -> Observer:
-    return Observer(channel)
+def observer(notifications: Stack) -> Iterator[BusObserver]:
+    observer = BusObserver(notifications.sandbox.amqp_url, binding="notification.sent")
+    yield observer
+    observer.close()
 
 
 @pytest.fixture
@@ -103,16 +74,6 @@ def outcome(event_type: str, **data: object) -> Event:
     )
 
 
-def quiescent(stack: Stack) -> bool:
-    """No message left anywhere in the sandbox: every delivery and task (and retry) was settled."""
-    rows = rabbitmqctl("list_queues", "-p", stack.sandbox.vhost, "name", "messages", "type", "exclusive")
-    return all(
-        int(messages) == 0
-        for name, messages, queue_type, exclusive in (row.split("\t") for row in rows.splitlines()[1:])
-        if queue_type != "stream" and exclusive != "true" and name
-    )
-
-
 def notifications_of(stack: Stack, order_id: str) -> list[dict]:
     response = requests.get(
         stack.url("notifications") + "/api/notifications", params={"order_id": order_id}, timeout=5
@@ -122,14 +83,16 @@ def notifications_of(stack: Stack, order_id: str) -> list[dict]:
 
 
 def test_each_order_outcome_sends_exactly_one_email_whatever_the_redeliveries(
-    notifications: Stack, publisher: Publisher, mailbox: Mailbox, observer: Observer
+    notifications: Stack, publisher: Publisher, mailbox: Mailbox, observer: BusObserver
 ) -> None:
     confirmed = outcome("order.confirmed", total_cents=2500)
     cancelled = outcome("order.cancelled", reason="card_declined")
     publisher.publish_many([confirmed, cancelled, confirmed])
 
     wait_until(lambda: observer.of_order(confirmed.subject) and observer.of_order(cancelled.subject), 30)
-    wait_until(lambda: quiescent(notifications), 60, 0.2, "every delivery and task settled")
+    wait_until(
+        lambda: quiescent(notifications.sandbox, "notifications"), 60, 0.2, "every delivery and task settled"
+    )
 
     mails = mailbox.list()
     assert sorted((m.order_id, m.template) for m in mails) == sorted(
@@ -145,7 +108,7 @@ def test_each_order_outcome_sends_exactly_one_email_whatever_the_redeliveries(
 
 
 def test_the_read_api_shows_the_sent_notification(
-    notifications: Stack, publisher: Publisher, mailbox: Mailbox, observer: Observer
+    notifications: Stack, publisher: Publisher, mailbox: Mailbox, observer: BusObserver
 ) -> None:
     confirmed = outcome("order.confirmed", total_cents=990)
     publisher.publish(confirmed)
@@ -168,7 +131,7 @@ def test_the_read_api_names_the_missing_order_id(notifications: Stack) -> None:
 
 
 def test_an_email_is_retried_with_backoff_until_the_smtp_server_is_back_and_sent_once(
-    notifications: Stack, publisher: Publisher, observer: Observer
+    notifications: Stack, publisher: Publisher, observer: BusObserver
 ) -> None:
     smtp = SmtpMailer(notifications.env["SMTP_URL"])
     notifications.stop("smtp-sink")

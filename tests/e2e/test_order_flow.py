@@ -8,17 +8,14 @@ charge; orders placed while payments is down wait, and finish once it is back.
 from __future__ import annotations
 
 import collections
-import tempfile
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pytest
 import requests
 
-from tests.support.isolation import create_sandbox, destroy_sandbox
 from tests.support.mailbox import Mailbox
-from tests.support.stack import Stack
+from tests.support.stack import Stack, running_stack
 from tests.support.waiting import wait_until
 
 SERVICES = ("orders", "payments", "notifications")
@@ -40,21 +37,8 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def shop() -> Iterator[Stack]:
-    sandbox = create_sandbox("flow")
-    with tempfile.TemporaryDirectory() as logs:
-        stack = Stack(sandbox, Path(logs))
-        try:
-            for name in PROCESSES:
-                stack.start(name)
-            for service in SERVICES:
-                stack.wait_ready(service, timeout=60)
-            yield stack
-        except BaseException:
-            print(stack.logs())
-            raise
-        finally:
-            stack.stop_all()
-            destroy_sandbox(sandbox)
+    with running_stack("flow", PROCESSES, ready=SERVICES) as stack:
+        yield stack
 
 
 @pytest.fixture

@@ -11,12 +11,10 @@ seen, anything written before it would have been seen too.
 from __future__ import annotations
 
 import json
-import tempfile
 import threading
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pytest
 import requests
@@ -24,8 +22,8 @@ import requests
 from shared.envelope import Event, new_event
 from shared.publisher import Publisher
 from tests.support.bus import BusObserver
-from tests.support.isolation import Sandbox, create_sandbox, destroy_sandbox, rabbitmqctl
-from tests.support.stack import Stack
+from tests.support.isolation import Sandbox, rabbitmqctl
+from tests.support.stack import Stack, running_stack
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.slow
@@ -40,24 +38,10 @@ VALID = {
 
 @pytest.fixture(scope="module")
 def orders() -> Iterator[Stack]:
-    sandbox = create_sandbox("orders")
-    with tempfile.TemporaryDirectory() as logs:
-        stack = Stack(sandbox, Path(logs))
-        try:
-            stack.start("orders-api")
-            stack.start("orders-relay", ORDERS_RELAY_CLAIM_IDLE_MS="500")
-            stack.start("orders-consumer")
-            stack.wait_ready("orders")
-            wait_until(
-                lambda: queue_messages(sandbox, "orders") is not None, 30, 0.2, "orders queue declared"
-            )
-            yield stack
-        except BaseException:
-            print(stack.logs())
-            raise
-        finally:
-            stack.stop_all()
-            destroy_sandbox(sandbox)
+    processes = ("orders-api", "orders-relay", "orders-consumer")
+    env = {"orders-relay": {"ORDERS_RELAY_CLAIM_IDLE_MS": "500"}}
+    with running_stack("orders", processes, ready=("orders",), env=env) as stack:
+        yield stack
 
 
 @pytest.fixture(autouse=True)

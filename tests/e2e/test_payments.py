@@ -15,31 +15,22 @@ import pytest
 import requests
 
 from shared import topology
-from shared.envelope import Event, decode, new_event
+from shared.envelope import Event, new_event
 from shared.publisher import Publisher
-from tests.support.isolation import create_sandbox, destroy_sandbox, rabbitmqctl
-from tests.support.stack import Stack
+from tests.support.bus import BusObserver, quiescent
+from tests.support.stack import Stack, running_stack
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def payments(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+def payments() -> Iterator[Stack]:
     """payments consumer, worker and API in their own sandbox, shared by this module's tests."""
-    sandbox = create_sandbox("payments")
-    stack = Stack(sandbox, tmp_path_factory.mktemp("payments-logs"))
-    try:
-        for name in ("payments-consumer", "payments-worker", "payments-api"):
-            stack.start(name)
-        stack.wait_ready("payments", timeout=60)
+    with running_stack(
+        "payments", ("payments-consumer", "payments-worker", "payments-api"), ready=("payments",)
+    ) as stack:
         yield stack
-    except BaseException:
-        print(stack.logs())
-        raise
-    finally:
-        stack.stop_all()
-        destroy_sandbox(sandbox)
 
 
 @pytest.fixture
@@ -58,28 +49,11 @@ def publisher(payments: Stack, channel) -> Iterator[Publisher]:
     publisher.close()
 
 
-class Observer:
-    """An exclusive queue that sees every payment outcome published in the sandbox."""
-
-    def __init__(self, channel: pika.adapters.blocking_connection.BlockingChannel) -> None:
-        self._channel = channel
-        topology.declare(channel, topology.shared_topology())
-        self._queue = channel.queue_declare("", exclusive=True).method.queue
-        channel.queue_bind(self._queue, topology.EVENTS_EXCHANGE, "payment.*")
-        self.seen: list[Event] = []
-
-    def of_order(self, order_id: str) -> list[Event]:
-        while True:
-            method, _props, body = self._channel.basic_get(self._queue, auto_ack=True)
-            if method is None:
-                break
-            self.seen.append(decode(body))
-        return [e for e in self.seen if e.subject == order_id]
-
-
 @pytest.fixture
-def observer(channel) -> Observer:
-    return Observer(channel)
+def observer(payments: Stack) -> Iterator[BusObserver]:
+    observer = BusObserver(payments.sandbox.amqp_url, binding="payment.*")
+    yield observer
+    observer.close()
 
 
 def order_placed(token: str) -> Event:
@@ -104,24 +78,14 @@ def payment_of(stack: Stack, order_id: str) -> dict:
     return response.json()
 
 
-def outcome(observer: Observer, order_id: str, timeout: float = 30) -> Event:
+def outcome(observer: BusObserver, order_id: str, timeout: float = 30) -> Event:
     return wait_until(
         lambda: (observer.of_order(order_id) or [None])[0], timeout, 0.1, f"outcome of {order_id}"
     )
 
 
-def quiescent(stack: Stack) -> bool:
-    """No message left anywhere in the sandbox: every delivery and task (and retry) was settled."""
-    rows = rabbitmqctl("list_queues", "-p", stack.sandbox.vhost, "name", "messages", "type", "exclusive")
-    return all(
-        int(messages) == 0
-        for name, messages, queue_type, exclusive in (row.split("\t") for row in rows.splitlines()[1:])
-        if queue_type != "stream" and exclusive != "true" and name
-    )
-
-
 def test_a_visa_card_is_authorized_and_charged_once(
-    payments: Stack, publisher: Publisher, observer: Observer
+    payments: Stack, publisher: Publisher, observer: BusObserver
 ) -> None:
     placed = order_placed("tok_visa")
     publisher.publish(placed)
@@ -139,7 +103,7 @@ def test_a_visa_card_is_authorized_and_charged_once(
 
 
 def test_a_declined_card_is_declined_and_not_charged(
-    payments: Stack, publisher: Publisher, observer: Observer
+    payments: Stack, publisher: Publisher, observer: BusObserver
 ) -> None:
     placed = order_placed("tok_chargeDeclined")
     publisher.publish(placed)
@@ -152,7 +116,7 @@ def test_a_declined_card_is_declined_and_not_charged(
 
 
 def test_a_flaky_gateway_is_retried_with_backoff_and_charges_once(
-    payments: Stack, publisher: Publisher, observer: Observer
+    payments: Stack, publisher: Publisher, observer: BusObserver
 ) -> None:
     placed = order_placed("tok_flaky")
     publisher.publish(placed)
@@ -166,21 +130,23 @@ def test_a_flaky_gateway_is_retried_with_backoff_and_charges_once(
 
 
 def test_an_order_placed_delivered_twice_charges_once_and_announces_once(
-    payments: Stack, publisher: Publisher, observer: Observer
+    payments: Stack, publisher: Publisher, observer: BusObserver
 ) -> None:
     placed = order_placed("tok_visa")
     publisher.publish(placed)
     publisher.publish(placed)
 
     outcome(observer, placed.subject)
-    wait_until(lambda: quiescent(payments), 60, 0.2, "both deliveries and their tasks settled")
+    wait_until(
+        lambda: quiescent(payments.sandbox, "payments"), 60, 0.2, "both deliveries and their tasks settled"
+    )
 
     assert len(observer.of_order(placed.subject)) == 1
     assert payment_of(payments, placed.subject)["gateway_charges"] == 1
 
 
 def test_a_worker_killed_while_charging_leaves_the_order_to_the_next_one_charged_once(
-    payments: Stack, publisher: Publisher, observer: Observer
+    payments: Stack, publisher: Publisher, observer: BusObserver
 ) -> None:
     payments.stop("payments-worker")
     payments.start("payments-worker", GATEWAY_LATENCY_MS="5000")
@@ -195,7 +161,7 @@ def test_a_worker_killed_while_charging_leaves_the_order_to_the_next_one_charged
     event = outcome(observer, placed.subject, timeout=120)  # after the dead worker's claim expired
 
     assert event.type == "payment.authorized"
-    wait_until(lambda: quiescent(payments), 60, 0.2, "the redelivered task settled")
+    wait_until(lambda: quiescent(payments.sandbox, "payments"), 60, 0.2, "the redelivered task settled")
     assert len(observer.of_order(placed.subject)) == 1
     assert payment_of(payments, placed.subject)["gateway_charges"] == 1
 

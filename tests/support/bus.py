@@ -1,4 +1,4 @@
-"""A test's own view of `shop.events`: an exclusive queue bound to every event type."""
+"""A test's own view of `shop.events` (an exclusive queue), and whether a sandbox is idle."""
 
 from __future__ import annotations
 
@@ -8,18 +8,19 @@ import pika
 
 from shared import topology
 from shared.envelope import Event, decode
+from tests.support.isolation import Sandbox, rabbitmqctl
 from tests.support.waiting import wait_until
 
 
 class BusObserver:
     """Bind before acting: everything published from then on is seen, in publish order."""
 
-    def __init__(self, amqp_url: str) -> None:
+    def __init__(self, amqp_url: str, binding: str = "#") -> None:
         self.connection = pika.BlockingConnection(pika.URLParameters(amqp_url))
         self.channel = self.connection.channel()
         topology.declare(self.channel, topology.shared_topology())
         self.queue = self.channel.queue_declare("", exclusive=True).method.queue
-        self.channel.queue_bind(self.queue, topology.EVENTS_EXCHANGE, routing_key="#")
+        self.channel.queue_bind(self.queue, topology.EVENTS_EXCHANGE, routing_key=binding)
         self.seen: list[Event] = []
 
     def drain(self) -> list[Event]:
@@ -28,6 +29,9 @@ class BusObserver:
             if method is None:
                 return self.seen
             self.seen.append(decode(body))
+
+    def of_order(self, order_id: str) -> list[Event]:
+        return [e for e in self.drain() if e.subject == order_id]
 
     def of_type(self, event_type: str) -> list[Event]:
         return [e for e in self.drain() if e.type == event_type]
@@ -46,3 +50,16 @@ class BusObserver:
     def close(self) -> None:
         if self.connection.is_open:
             self.connection.close()
+
+
+def quiescent(sandbox: Sandbox, service: str) -> bool:
+    """Nothing left for a service to do: its queues (events, retries, tasks) and Celery's
+    delay queues are empty, so every delivery, task and retry was settled."""
+    rows = rabbitmqctl("list_queues", "-p", sandbox.vhost, "name", "messages")
+    depths = dict(row.split("\t") for row in rows.splitlines()[1:] if "\t" in row)
+    return all(
+        int(messages) == 0
+        for name, messages in depths.items()
+        if (name == service or name.startswith((f"{service}.", "celery_delayed_")))
+        and not name.endswith(".dlq")
+    )

@@ -8,18 +8,22 @@ process under the test's tmp folder, printed when a test fails.
 from __future__ import annotations
 
 import collections
+import contextlib
 import os
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import requests
 
+from infra.dev import declare_core_topology
 from infra.stack import procfile, shell_command
-from tests.support.isolation import Sandbox
+from tests.support.isolation import Sandbox, create_sandbox, destroy_sandbox
 from tests.support.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -126,3 +130,31 @@ class Stack:
             f"===== {path.name} =====\n{path.read_text(errors='replace')[-4000:]}"
             for path in sorted(self.log_dir.glob("*.log"))
         )
+
+
+@contextlib.contextmanager
+def running_stack(
+    label: str,
+    processes: Iterable[str],
+    ready: Iterable[str] = (),
+    env: dict[str, dict[str, str]] | None = None,
+) -> Iterator[Stack]:
+    """Procfile processes in a fresh sandbox, as `make dev` starts them (core topology first);
+    waits for the `ready` services' /readyz; stops everything and deletes the sandbox after.
+    `env`: extra environment per process name."""
+    sandbox = create_sandbox(label)
+    with tempfile.TemporaryDirectory(prefix=f"{label}-logs-") as logs:
+        stack = Stack(sandbox, Path(logs))
+        try:
+            declare_core_topology(sandbox.amqp_url)
+            for name in processes:
+                stack.start(name, **(env or {}).get(name, {}))
+            for service in ready:
+                stack.wait_ready(service, timeout=60)
+            yield stack
+        except BaseException:
+            print(stack.logs())
+            raise
+        finally:
+            stack.stop_all()
+            destroy_sandbox(sandbox)

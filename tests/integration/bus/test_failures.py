@@ -110,17 +110,17 @@ def test_the_same_event_delivered_twice_has_one_effect(
     broker: Broker, publisher: Publisher, start_consumer, redis_client: Redis, settings: Settings
 ):
     broker.declare()
-    calls: list[str] = []
+    finished: list[str] = []
 
     def handle(event: Event) -> None:
-        calls.append(event.id)
         record_with_apply_once(redis_client, settings, event)
+        finished.append(event.id)
 
     start_consumer({"order.placed": handle})
     event = order_placed()
     publisher.publish_many([event, event])
 
-    wait_until(lambda: len(calls) == 2, what="both deliveries handled")
+    wait_until(lambda: len(finished) == 2, what="both deliveries handled")
     assert redis_client.lrange(settings.key("effects"), 0, -1) == [event.id]
 
 
@@ -129,12 +129,12 @@ def test_the_same_event_handled_by_two_replicas_at_once_has_one_effect(
 ):
     broker.declare()
     both_in_handler = threading.Barrier(2, timeout=10)
-    calls: list[str] = []
+    finished: list[str] = []
 
     def handle(event: Event) -> None:
-        calls.append(threading.current_thread().name)
         both_in_handler.wait()  # the two copies race for the marker at the same moment
         record_with_apply_once(redis_client, settings, event)
+        finished.append(threading.current_thread().name)
 
     start_consumer({"order.placed": handle}, prefetch=1, workers=1)
     start_consumer({"order.placed": handle}, prefetch=1, workers=1)
@@ -142,5 +142,5 @@ def test_the_same_event_handled_by_two_replicas_at_once_has_one_effect(
     event = order_placed()
     publisher.publish_many([event, event])
 
-    wait_until(lambda: len(calls) == 2, what="both copies handled")
+    wait_until(lambda: len(finished) == 2, what="both copies handled")
     assert redis_client.lrange(settings.key("effects"), 0, -1) == [event.id]

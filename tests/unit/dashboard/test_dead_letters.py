@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from services.dashboard.dead_letters import describe, message_key, replay_headers
+from services.dashboard.dead_letters import describe, message_key, replay_headers, replay_queue
 from shared.envelope import new_event
 
 
@@ -108,3 +108,10 @@ def test_the_replay_count_survives_being_dead_lettered_again() -> None:
     dead_again = {**replayed, "x-death-reason": "invalid", "x-attempt": 1}
 
     assert describe(dead_again, b"x").replays == 1
+
+
+def test_a_dead_task_is_replayed_to_the_task_queue_and_an_event_to_the_event_queue() -> None:
+    task_death = {"x-death": [{"queue": b"payments.tasks", "reason": b"rejected", "count": 1}]}
+    assert replay_queue("payments", task_death) == "payments.tasks"
+    assert replay_queue("payments", {"x-death-reason": "exhausted"}) == "payments"
+    assert replay_queue("payments", {"x-death": [{"queue": b"orders.tasks"}]}) == "payments"

@@ -1,0 +1,70 @@
+"""A Celery task whose retries are spent is dead-lettered, never silently acked."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pika
+
+from shared import topology
+from tests.integration.tasks import failing_app
+from tests.support.isolation import Sandbox, rabbitmqctl
+from tests.support.waiting import wait_until
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def messages(sandbox: Sandbox, queue: str) -> int:
+    rows = rabbitmqctl("list_queues", "-p", sandbox.vhost, "name", "messages").splitlines()
+    return int(dict(row.split("\t") for row in rows if "\t" in row).get(queue, "-1"))
+
+
+def test_a_task_out_of_retries_lands_in_the_service_dlq(sandbox: Sandbox, tmp_path: Path) -> None:
+    connection = pika.BlockingConnection(pika.URLParameters(sandbox.amqp_url))
+    topology.declare_on(connection, topology.service_topology(failing_app.SERVICE, ["order.placed"]))
+    connection.close()
+    env = {**os.environ, **sandbox.env(), "PYTHONPATH": str(ROOT)}
+    log = tmp_path / "worker.log"
+    with log.open("wb") as out:
+        worker = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "--app",
+                "tests.integration.tasks.failing_app:celery",
+                "worker",
+                "--pool",
+                "threads",
+                "--queues",
+                "tasktest.tasks",
+                "--loglevel",
+                "WARNING",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                "from tests.integration.tasks import failing_app as f; "
+                "f.always_failing.apply_async(('order-1',), task_id='charge-order-1')",
+            ],
+            cwd=ROOT,
+            env=env,
+            check=True,
+            timeout=30,
+        )
+        wait_until(lambda: messages(sandbox, "tasktest.dlq") == 1, 60, 0.5, "the task in tasktest.dlq")
+        assert messages(sandbox, "tasktest.tasks") == 0
+    finally:
+        worker.terminate()
+        worker.wait(timeout=30)
+    assert "the gateway never answers for order-1" in log.read_text()
