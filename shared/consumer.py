@@ -215,6 +215,8 @@ class EventConsumer:
                     self._consume()
                     delay = 0.2
                 except (pika.exceptions.AMQPError, OSError) as exc:
+                    if topology.is_permanent_refusal(exc):
+                        raise  # a wrong queue definition or missing rights: crash, do not spin
                     log.warning("broker connection lost (%r); reconnecting in %.1fs", exc, delay)
                     self._stopping.wait(delay)
                     delay = min(delay * 2, 5.0)

@@ -12,7 +12,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, SerializeAsAny, ValidationError
+from pydantic import AwareDatetime, BaseModel, ConfigDict, SerializeAsAny, ValidationError
 
 from shared.contract import EVENT_TYPES, EventData
 
@@ -30,7 +30,7 @@ class Event(BaseModel):
     id: str
     source: str
     type: str
-    time: datetime
+    time: AwareDatetime
     subject: str | None = None
     datacontenttype: Literal["application/json"] = "application/json"
     data: SerializeAsAny[EventData]

@@ -23,9 +23,12 @@ def apply_once(
     marker: str,
     effect: Callable[[Pipeline], Any],
     *,
-    ttl_s: int = PROCESSED_TTL_S,
+    ttl_s: int | None = PROCESSED_TTL_S,
 ) -> bool:
-    """Queue `effect`'s commands in one MULTI with the marker; False if already done."""
+    """Queue `effect`'s commands in one MULTI with the marker; False if already done.
+
+    `ttl_s=None` keeps the marker for good: for effects whose events can come back much
+    later (a replay of the whole event log)."""
     with redis.pipeline() as tx:
         while True:
             try:

@@ -136,9 +136,11 @@ class Publisher:
             futures = [self.send_async(m, timeout=max(0.0, deadline - time.monotonic())) for m in pending]
             wait(futures, timeout=max(0.0, deadline - time.monotonic()))
             retry = []
+            if not all(future.done() for future in futures):
+                for future in futures:
+                    future.cancel()  # those not sent yet never will be: the caller retries them
+                raise PublishError(f"no confirm within {timeout}s")
             for message, future in zip(pending, futures, strict=True):
-                if not future.done():
-                    raise PublishError(f"no confirm within {timeout}s")
                 error = future.exception()
                 if isinstance(error, ConnectionLost):
                     retry.append(message)

@@ -140,6 +140,14 @@ def declare(channel: Any, topology: Topology) -> None:
             channel.queue_bind(obj.queue, obj.exchange, routing_key=obj.routing_key)
 
 
+def is_permanent_refusal(error: BaseException) -> bool:
+    """The broker refused for good (403 access refused, 406 precondition failed)."""
+    return (
+        isinstance(error, pika.exceptions.ChannelClosedByBroker)
+        and error.reply_code in _PERMANENT_DECLARE_ERRORS
+    )
+
+
 def declare_on(connection: Any, topology: Topology, *, attempts: int = 5, first_delay_s: float = 0.2) -> None:
     """Apply the topology on its own channel of a blocking connection, retrying transient
     channel errors (e.g. a quorum queue still being created by a process starting at the
@@ -151,7 +159,7 @@ def declare_on(connection: Any, topology: Topology, *, attempts: int = 5, first_
         try:
             declare(channel, topology)
         except pika.exceptions.ChannelClosedByBroker as exc:
-            if exc.reply_code in _PERMANENT_DECLARE_ERRORS or attempt == attempts:
+            if is_permanent_refusal(exc) or attempt == attempts:
                 raise
             log.warning("declaring the topology failed (%s), attempt %d; retrying", exc, attempt)
             time.sleep(delay)

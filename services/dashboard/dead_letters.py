@@ -107,8 +107,14 @@ def replay_queue(service: str, headers: dict[str, Any] | None) -> str:
 
 
 def replay_headers(headers: dict[str, Any] | None) -> dict[str, Any]:
-    """The headers of a replayed message: its failure history dropped, its replay counted."""
+    """The headers of a replayed message: its failure history dropped, its replay counted.
+
+    A Celery task (protocol 2 keeps its retry count in the `retries` header) starts over with
+    a full set of retries, and runs now rather than at an old ETA."""
     kept = {k: v for k, v in (headers or {}).items() if k not in FAILURE_HEADERS}
+    if "retries" in kept:
+        kept["retries"] = 0
+        kept.pop("eta", None)
     kept[REPLAY_COUNT_HEADER] = int(kept.get(REPLAY_COUNT_HEADER, 0)) + 1
     kept["x-replayed-at"] = datetime.now(UTC).isoformat()
     return kept

@@ -138,7 +138,10 @@ def replay(service: str) -> Response:
     """Replay one message (`{"key": ...}`) or all (`{}`); JSON only, so no other site can post it."""
     if not request.is_json:
         abort(415, description='send a JSON body: {} to replay all, {"key": "..."} for one')
-    key = (request.get_json(silent=True) or {}).get("key")
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        abort(400, description='body: must be a JSON object: {} to replay all, {"key": "..."} for one')
+    key = body.get("key")
     if key is not None and not isinstance(key, str):
         abort(400, description="key: must be a string (a message key from the dead-letter list)")
     try:

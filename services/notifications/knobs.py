@@ -14,7 +14,9 @@ from redis import Redis
 
 from shared.settings import Settings, env_int
 
-LIMITS = {"notify_delay_ms": (0, 60_000)}
+# Capped well below the send claim (store.CLAIM_LEASE_S = 30 s) minus the SMTP timeout (10 s):
+# a send must finish inside its claim, or a duplicate task could take over and mail twice.
+LIMITS = {"notify_delay_ms": (0, 10_000)}
 
 
 class InvalidKnob(ValueError):

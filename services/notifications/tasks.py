@@ -12,6 +12,8 @@ from collections.abc import Callable
 
 from celery import shared_task
 from flask import current_app
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from services.notifications import bootstrap
 from services.notifications.model import SendInProgress
@@ -19,7 +21,8 @@ from shared.celery_app import worker_publisher
 from shared.metrics import TASKS
 from shared.publisher import PublishError
 
-TRANSIENT = (OSError, SendInProgress, PublishError)  # OSError covers every smtplib error
+# OSError covers every smtplib error; a Redis blip is transient too
+TRANSIENT = (OSError, SendInProgress, PublishError, RedisConnectionError, RedisTimeoutError)
 # Retries outlast an SMTP server or broker that is away for a while and a claim left by a dead
 # worker (30 s lease): with the backoff capped at 60 s and full jitter, 40 retries span ~20 minutes.
 MAX_RETRIES = 40

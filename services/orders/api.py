@@ -102,7 +102,7 @@ def place_order() -> Response:
     except IdempotencyConflict:
         return _refuse(422, "Idempotency-Key", "already used for a request with a different body")
     response = jsonify(order_json(placement.order))
-    response.status_code = 202 if placement.created else 200
+    response.status_code = 202  # a repeat with the same Idempotency-Key answers exactly as the first
     response.headers["Location"] = url_for(".get_order", order_id=placement.order.id)
     return response
 
@@ -125,7 +125,7 @@ def list_orders() -> Response:
         except ValueError:
             return _refuse(400, "status", f"must be one of {', '.join(OrderStatus)}")
     raw_limit = request.args.get("limit", str(DEFAULT_LIMIT))
-    if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= MAX_LIMIT:
+    if not re.fullmatch(r"[0-9]{1,4}", raw_limit) or not 1 <= int(raw_limit) <= MAX_LIMIT:
         return _refuse(400, "limit", f"must be an integer from 1 to {MAX_LIMIT}")
     orders = _store().list(status, int(raw_limit))
     return jsonify(orders=[order_json(o) for o in orders], count=len(orders))

@@ -10,6 +10,8 @@ from collections.abc import Callable
 
 from celery import shared_task
 from flask import current_app
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from services.payments import bootstrap
 from services.payments.gateway import GatewayUnavailable
@@ -18,7 +20,8 @@ from shared.celery_app import worker_publisher
 from shared.metrics import TASKS
 from shared.publisher import PublishError
 
-TRANSIENT = (GatewayUnavailable, ChargeInProgress, PublishError)
+# a Redis blip is transient too: redis-py gives up after its own few retries
+TRANSIENT = (GatewayUnavailable, ChargeInProgress, PublishError, RedisConnectionError, RedisTimeoutError)
 # Retries outlast a flaky gateway (handlers.MAX_GATEWAY_ATTEMPTS bounds the gateway calls),
 # a claim left by a dead worker (30 s lease) and a broker blip while announcing the outcome:
 # with the backoff capped at 30 s and full jitter, 40 retries span about ten minutes.

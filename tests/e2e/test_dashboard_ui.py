@@ -22,23 +22,10 @@ from playwright.sync_api import Browser, Locator, Page, expect
 
 from tests.support.browser import LAPTOP, PHONE, chromium, chromium_available, screenshot
 from tests.support.isolation import Sandbox
-from tests.support.stack import Stack, running_stack
+from tests.support.stack import Stack, processes_of, running_stack
 from tests.support.waiting import wait_until
 
-PROCESSES = (
-    "smtp-sink",
-    "orders-api",
-    "orders-relay",
-    "orders-consumer",
-    "payments-api",
-    "payments-consumer",
-    "payments-worker",
-    "notifications-api",
-    "notifications-consumer",
-    "notifications-worker",
-    "dashboard-web",
-    "dashboard-consumer",
-)
+PROCESSES = processes_of("orders", "payments", "notifications", "dashboard")
 PAYMENTS = ("payments-consumer", "payments-worker")
 SUBSCRIBER_QUEUES = ("orders", "payments", "notifications", "dashboard")
 ORDER_EVENTS = ("order.placed", "payment.authorized", "order.confirmed", "notification.sent")

@@ -15,22 +15,11 @@ import pytest
 import requests
 
 from tests.support.mailbox import Mailbox
-from tests.support.stack import Stack, running_stack
+from tests.support.stack import Stack, processes_of, running_stack
 from tests.support.waiting import wait_until
 
 SERVICES = ("orders", "payments", "notifications")
-PROCESSES = (
-    "smtp-sink",
-    "orders-api",
-    "orders-relay",
-    "orders-consumer",
-    "payments-api",
-    "payments-consumer",
-    "payments-worker",
-    "notifications-api",
-    "notifications-consumer",
-    "notifications-worker",
-)
+PROCESSES = processes_of("orders", "payments", "notifications")
 TERMINAL = {"CONFIRMED", "CANCELLED"}
 pytestmark = pytest.mark.slow
 

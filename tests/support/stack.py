@@ -132,6 +132,11 @@ class Stack:
         )
 
 
+def processes_of(*services: str) -> tuple[str, ...]:
+    """The SMTP sink and every Procfile process of these services, in Procfile order."""
+    return ("smtp-sink", *(p.name for p in procfile().values() if p.service in services))
+
+
 @contextlib.contextmanager
 def running_stack(
     label: str,

@@ -115,3 +115,13 @@ def test_a_dead_task_is_replayed_to_the_task_queue_and_an_event_to_the_event_que
     assert replay_queue("payments", task_death) == "payments.tasks"
     assert replay_queue("payments", {"x-death-reason": "exhausted"}) == "payments"
     assert replay_queue("payments", {"x-death": [{"queue": b"orders.tasks"}]}) == "payments"
+
+
+def test_a_replayed_task_gets_its_retries_back_and_runs_now() -> None:
+    headers = replay_headers(
+        {"task": "charge_order", "retries": 40, "eta": "2026-01-01T00:00:00", "x-death": []}
+    )
+
+    assert headers["retries"] == 0
+    assert "eta" not in headers
+    assert "x-death" not in headers
