@@ -29,10 +29,12 @@ class LoyaltyStore:
     def record_order_placed(self, order: OrderPlaced) -> bool:
         marker = self.settings.key("counted", "placed", order.order_id)
         customer = self._customer(order.customer_email)
-        return apply_once(self.redis, marker, lambda tx: tx.hincrby(customer, "orders_placed", 1))
+        return apply_once(self.redis, marker, lambda tx: tx.hincrby(customer, "orders_placed", 1), ttl_s=None)
 
     def award_points(self, order: OrderConfirmed) -> bool:
-        """Credit the order's points once, however often (and by whichever path) it arrives."""
+        """Credit the order's points once, however often (and by whichever path) it arrives.
+
+        The markers never expire: a backfill can bring back events of any age."""
         marker = self.settings.key("counted", "confirmed", order.order_id)
 
         def credit(tx) -> None:
@@ -41,7 +43,7 @@ class LoyaltyStore:
             tx.hincrby(customer, "orders_confirmed", 1)
             tx.sadd(self.settings.key("customers"), order.customer_email.lower())
 
-        return apply_once(self.redis, marker, credit)
+        return apply_once(self.redis, marker, credit, ttl_s=None)
 
     def account(self, email: str) -> dict[str, int]:
         raw = self.redis.hgetall(self._customer(email))
