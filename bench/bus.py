@@ -188,9 +188,7 @@ def rabbitmq_version() -> str:
 def run(reps: int, messages: int, one_confirm_messages: int) -> dict[str, object]:
     sandbox: Sandbox = create_sandbox("bench")
     try:
-        connection = pika.BlockingConnection(pika.URLParameters(sandbox.amqp_url))
-        topology.declare_on(connection, topology.service_topology(SERVICE, [EVENT_TYPE]))
-        connection.close()
+        topology.apply(sandbox.amqp_url, topology.service_topology(SERVICE, [EVENT_TYPE]))
         sizes = {LIBRARY: messages, RAW: messages, ONE_CONFIRM: one_confirm_messages}
         runs: dict[str, list[float]] = {mode: [] for mode in sizes}
         for rep in range(1, reps + 1):

@@ -31,7 +31,6 @@ from pathlib import Path
 from urllib.parse import urlsplit
 from xmlrpc.client import Fault, ServerProxy
 
-import pika
 import requests
 from supervisor.xmlrpc import SupervisorTransport
 
@@ -245,7 +244,8 @@ class LocalStack:
         self._start(instances[:count])
 
     def up(self) -> None:
-        declare_core_topology(local_infra(self.environ).amqp_url_template)
+        # what the compose broker loads at boot: the subscriber queues exist before any event
+        topology.apply(local_infra(self.environ).amqp_url_template, core_topology())
         self.boot()
         services = dict.fromkeys(p.service for p in self.processes.values() if p.service not in ADDED_LATER)
         for service in services:
@@ -373,15 +373,6 @@ def _pid_alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     return True
-
-
-def declare_core_topology(amqp_url: str) -> None:
-    """What the compose broker loads at boot: the subscriber queues exist before any event."""
-    connection = pika.BlockingConnection(pika.URLParameters(amqp_url))
-    try:
-        topology.declare_on(connection, core_topology())
-    finally:
-        connection.close()
 
 
 def enable_management_plugin(environ: Mapping[str, str]) -> None:

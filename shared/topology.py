@@ -169,6 +169,15 @@ def declare_on(connection: Any, topology: Topology, *, attempts: int = 5, first_
             return
 
 
+def apply(amqp_url: str, topology: Topology) -> None:
+    """`declare_on` over a connection of its own, for a process that declares and moves on."""
+    connection = pika.BlockingConnection(pika.URLParameters(amqp_url))
+    try:
+        declare_on(connection, topology)
+    finally:
+        connection.close()
+
+
 def to_definitions(topology: Topology, vhost: str = "/") -> dict[str, Any]:
     """The same objects in RabbitMQ's definitions format, for a broker to load at boot."""
     unique = list(dict.fromkeys(topology))

@@ -11,12 +11,10 @@ import smtplib
 import uuid
 from collections.abc import Iterator
 
-import pika
 import pytest
 import requests
 
 from services.notifications.mailer import SmtpMailer
-from shared import topology
 from shared.envelope import Event, new_event
 from shared.publisher import Publisher
 from tests.support.bus import BusObserver, quiescent
@@ -36,18 +34,8 @@ def notifications() -> Iterator[Stack]:
 
 
 @pytest.fixture
-def channel(notifications: Stack) -> Iterator[pika.adapters.blocking_connection.BlockingChannel]:
-    connection = pika.BlockingConnection(pika.URLParameters(notifications.sandbox.amqp_url))
-    yield connection.channel()
-    connection.close()
-
-
-@pytest.fixture
-def publisher(notifications: Stack, channel) -> Iterator[Publisher]:
-    # the queue must exist before anything is published: events are published mandatory
-    topology.declare(
-        channel, topology.service_topology("notifications", ["order.confirmed", "order.cancelled"])
-    )
+def publisher(notifications: Stack) -> Iterator[Publisher]:
+    """Plays orders; the notifications queue exists from the start (running_stack's core topology)."""
     publisher = Publisher(notifications.sandbox.amqp_url, name="test-orders")
     yield publisher
     publisher.close()

@@ -10,14 +10,13 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 
-import pika
 import pytest
 import requests
 
-from shared import topology
-from shared.envelope import Event, new_event
+from shared.envelope import Event
 from shared.publisher import Publisher
 from tests.support.bus import BusObserver, quiescent
+from tests.support.events import order_placed as placed_with
 from tests.support.stack import Stack, running_stack
 from tests.support.waiting import wait_until
 
@@ -34,16 +33,8 @@ def payments() -> Iterator[Stack]:
 
 
 @pytest.fixture
-def channel(payments: Stack) -> Iterator[pika.adapters.blocking_connection.BlockingChannel]:
-    connection = pika.BlockingConnection(pika.URLParameters(payments.sandbox.amqp_url))
-    yield connection.channel()
-    connection.close()
-
-
-@pytest.fixture
-def publisher(payments: Stack, channel) -> Iterator[Publisher]:
-    # the queue must exist before anything is published: events are published mandatory
-    topology.declare(channel, topology.service_topology("payments", ["order.placed"]))
+def publisher(payments: Stack) -> Iterator[Publisher]:
+    """Plays orders; the payments queue exists from the start (running_stack's core topology)."""
     publisher = Publisher(payments.sandbox.amqp_url, name="test-orders")
     yield publisher
     publisher.close()
@@ -57,19 +48,7 @@ def observer(payments: Stack) -> Iterator[BusObserver]:
 
 
 def order_placed(token: str) -> Event:
-    order_id = str(uuid.uuid4())
-    return new_event(
-        "order.placed",
-        {
-            "order_id": order_id,
-            "customer_email": "ada@example.com",
-            "items": [{"sku": "book", "qty": 2, "unit_price_cents": 1250}],
-            "total_cents": 2500,
-            "currency": "EUR",
-            "payment_token": token,
-        },
-        source="orders",
-    )
+    return placed_with(token, order_id=str(uuid.uuid4()))
 
 
 def payment_of(stack: Stack, order_id: str) -> dict:

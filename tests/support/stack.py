@@ -21,8 +21,8 @@ from pathlib import Path
 
 import requests
 
-from infra.dev import declare_core_topology
-from infra.stack import procfile, shell_command
+from infra.stack import core_topology, procfile, shell_command
+from shared import topology
 from tests.support.isolation import Sandbox, create_sandbox, destroy_sandbox
 from tests.support.waiting import wait_until
 
@@ -151,7 +151,7 @@ def running_stack(
     with tempfile.TemporaryDirectory(prefix=f"{label}-logs-") as logs:
         stack = Stack(sandbox, Path(logs))
         try:
-            declare_core_topology(sandbox.amqp_url)
+            topology.apply(sandbox.amqp_url, core_topology())
             for name in processes:
                 stack.start(name, **(env or {}).get(name, {}))
             for service in ready:

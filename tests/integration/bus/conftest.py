@@ -63,11 +63,7 @@ class Broker:
             connection.close()
 
     def declare(self, event_types: tuple[str, ...] = ("order.placed",), service: str = SERVICE) -> None:
-        connection = pika.BlockingConnection(pika.URLParameters(self.amqp_url))
-        try:
-            topology.declare_on(connection, topology.service_topology(service, list(event_types)))
-        finally:
-            connection.close()
+        topology.apply(self.amqp_url, topology.service_topology(service, list(event_types)))
 
     def depth(self, queue: str) -> int:
         """Messages ready in the queue (unacked ones are not counted)."""

@@ -7,8 +7,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pika
-
 from shared import topology
 from tests.integration.tasks import failing_app
 from tests.support.isolation import Sandbox, rabbitmqctl
@@ -23,9 +21,7 @@ def messages(sandbox: Sandbox, queue: str) -> int:
 
 
 def test_a_task_out_of_retries_lands_in_the_service_dlq(sandbox: Sandbox, tmp_path: Path) -> None:
-    connection = pika.BlockingConnection(pika.URLParameters(sandbox.amqp_url))
-    topology.declare_on(connection, topology.service_topology(failing_app.SERVICE, ["order.placed"]))
-    connection.close()
+    topology.apply(sandbox.amqp_url, topology.service_topology(failing_app.SERVICE, ["order.placed"]))
     env = {**os.environ, **sandbox.env(), "PYTHONPATH": str(ROOT)}
     log = tmp_path / "worker.log"
     with log.open("wb") as out:

@@ -7,23 +7,9 @@ import pytest
 from services.payments import handlers
 from services.payments.gateway import GatewayUnavailable, SimulatedGateway
 from services.payments.model import ChargeInProgress
-from shared.envelope import Event, new_event
+from shared.envelope import Event
+from tests.support.events import order_placed
 from tests.unit.payments.fakes import FakeGatewayStore, FakeLedger
-
-
-def order_placed(token: str = "tok_visa", order_id: str = "o-1") -> Event:
-    return new_event(
-        "order.placed",
-        {
-            "order_id": order_id,
-            "customer_email": "ada@example.com",
-            "items": [{"sku": "book", "qty": 2, "unit_price_cents": 1250}],
-            "total_cents": 2500,
-            "currency": "EUR",
-            "payment_token": token,
-        },
-        source="orders",
-    )
 
 
 class Payments:
