@@ -11,8 +11,6 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime, timedelta
 
-import pika
-
 from services.loyalty.bootstrap import SERVICE, bootstrap
 from shared import topology
 from shared.consumer import EventConsumer
@@ -23,14 +21,11 @@ from shared.settings import load_settings
 
 log = logging.getLogger(__name__)
 BACKFILL_OVERLAP = timedelta(seconds=5)
+CHECKPOINT_EVERY = 500
 
 
 def declare_own_queue(amqp_url: str, event_types: list[str]) -> None:
-    connection = pika.BlockingConnection(pika.URLParameters(amqp_url))
-    try:
-        topology.declare_on(connection, topology.service_topology(SERVICE, event_types))
-    finally:
-        connection.close()
+    topology.apply(amqp_url, topology.service_topology(SERVICE, event_types))
 
 
 def backfill(amqp_url: str, store, handlers, until: datetime | None = None) -> int:
@@ -38,10 +33,13 @@ def backfill(amqp_url: str, store, handlers, until: datetime | None = None) -> i
 
     Stops at the end of the log, or at the first event published after `until` (by then
     the live queue holds everything newer: under steady traffic the log never goes quiet).
+    Progress is saved every CHECKPOINT_EVERY events and at the end, not per event: after a
+    crash, reading a few hundred events again is harmless (effects are keyed by order id).
     """
     position = store.log_position()
     start = position + 1 if position is not None else "first"
-    seen = 0
+    applied = unsaved = 0
+    last_read = None
     for offset, event in read_log(amqp_url, start, idle_timeout_s=2.0):
         if until is not None and event.time > until:
             break
@@ -49,10 +47,15 @@ def backfill(amqp_url: str, store, handlers, until: datetime | None = None) -> i
         if handler is not None:
             with event_context(event):
                 handler(event)
-            store.count("backfilled")
-            seen += 1
-        store.remember_log_position(offset)
-    return seen
+            applied += 1
+            unsaved += 1
+        last_read = offset
+        if unsaved >= CHECKPOINT_EVERY:
+            store.checkpoint(last_read, unsaved)
+            unsaved = 0
+    if last_read is not None:
+        store.checkpoint(last_read, unsaved)
+    return applied
 
 
 def main() -> None:

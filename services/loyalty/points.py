@@ -63,5 +63,9 @@ class LoyaltyStore:
         value = self.redis.get(self.settings.key("log_position"))
         return int(value) if value is not None else None
 
-    def remember_log_position(self, offset: int) -> None:
-        self.redis.set(self.settings.key("log_position"), offset)
+    def checkpoint(self, offset: int, backfilled: int) -> None:
+        """Backfill progress in one round trip: the last log offset read, events applied since."""
+        with self.redis.pipeline() as tx:
+            tx.set(self.settings.key("log_position"), offset)
+            tx.hincrby(self.settings.key("stats"), "backfilled", backfilled)
+            tx.execute()

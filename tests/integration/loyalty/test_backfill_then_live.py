@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import threading
 
-import pika
 import pytest
 
 from services.loyalty.bootstrap import bootstrap
@@ -59,9 +58,7 @@ def test_backfill_then_live_counts_every_order_once(sandbox: Sandbox, settings: 
 
 
 def declare_shared_topology(sandbox: Sandbox) -> None:
-    connection = pika.BlockingConnection(pika.URLParameters(sandbox.amqp_url))
-    topology.declare_on(connection, topology.shared_topology())
-    connection.close()
+    topology.apply(sandbox.amqp_url, topology.shared_topology())
 
 
 def _queue_empty(sandbox: Sandbox) -> bool:
