@@ -9,7 +9,9 @@ fails, re-reads the marker and sees the work done.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+import uuid
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from redis import Redis, WatchError
@@ -42,3 +44,33 @@ def apply_once(
                 return True
             except WatchError:
                 continue
+
+
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+
+class Lease:
+    """One holder at a time for a piece of work (a charge, an email) across replicas.
+
+    A lease, not a lock: SET NX with an expiry, so if its holder dies it runs out and a
+    redelivered task takes over; released only by its own holder (token check in Lua).
+    """
+
+    def __init__(self, redis: Redis, lease_s: int) -> None:
+        self._redis = redis
+        self._lease_s = lease_s
+        self._release = redis.register_script(_RELEASE)
+
+    @contextlib.contextmanager
+    def hold(self, key: str, busy: Exception) -> Iterator[None]:
+        """Run the block holding `key`; raise `busy` if another holder has it."""
+        token = uuid.uuid4().hex
+        if not self._redis.set(key, token, nx=True, ex=self._lease_s):
+            raise busy
+        try:
+            yield
+        finally:
+            self._release(keys=[key], args=[token])

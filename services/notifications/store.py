@@ -8,13 +8,13 @@ dies it expires, and a redelivery of the task takes over.
 from __future__ import annotations
 
 import contextlib
-import uuid
 from collections.abc import Iterator
 from typing import Protocol
 
 from redis import Redis
 
 from services.notifications.model import SENT, Notification, SendInProgress
+from shared.idempotency import Lease
 from shared.settings import Settings
 
 CLAIM_LEASE_S = 30
@@ -24,10 +24,6 @@ if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 redis.call('HSET', KEYS[1], unpack(ARGV))
 redis.call('SADD', KEYS[2], KEYS[1])
 return 1
-"""
-_RELEASE = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
 """
 
 
@@ -44,9 +40,8 @@ class RedisNotifications:
     def __init__(self, redis: Redis, settings: Settings, lease_s: int = CLAIM_LEASE_S) -> None:
         self._redis = redis
         self._settings = settings
-        self._lease_s = lease_s
         self._add = redis.register_script(_ADD)
-        self._release = redis.register_script(_RELEASE)
+        self._lease = Lease(redis, lease_s)
 
     def _key(self, notification_id: str, *parts: str) -> str:
         return self._settings.key("notification", notification_id, *parts)
@@ -84,13 +79,9 @@ class RedisNotifications:
 
     @contextlib.contextmanager
     def claim(self, notification_id: str) -> Iterator[None]:
-        key, token = self._key(notification_id, "claim"), uuid.uuid4().hex
-        if not self._redis.set(key, token, nx=True, ex=self._lease_s):
-            raise SendInProgress(f"notification {notification_id} is being sent by another task")
-        try:
+        busy = SendInProgress(f"notification {notification_id} is being sent by another task")
+        with self._lease.hold(self._key(notification_id, "claim"), busy):
             yield
-        finally:
-            self._release(keys=[key], args=[token])
 
 
 def _notification(raw: dict[str, str]) -> Notification | None:

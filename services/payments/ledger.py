@@ -9,13 +9,13 @@ A claim is a lease: if its holder dies, it expires and a redelivery takes over.
 from __future__ import annotations
 
 import contextlib
-import uuid
 from collections.abc import Iterator
 from typing import Protocol
 
 from redis import Redis
 
 from services.payments.model import ChargeInProgress, Payment
+from shared.idempotency import Lease
 from shared.settings import Settings
 
 CLAIM_LEASE_S = 30
@@ -29,10 +29,6 @@ _SETTLE = """
 if redis.call('HGET', KEYS[1], 'status') ~= 'requested' then return 0 end
 redis.call('HSET', KEYS[1], unpack(ARGV))
 return 1
-"""
-_RELEASE = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
 """
 
 
@@ -49,10 +45,9 @@ class RedisLedger:
     def __init__(self, redis: Redis, settings: Settings, lease_s: int = CLAIM_LEASE_S) -> None:
         self._redis = redis
         self._settings = settings
-        self._lease_s = lease_s
         self._add = redis.register_script(_ADD)
         self._settle = redis.register_script(_SETTLE)
-        self._release = redis.register_script(_RELEASE)
+        self._lease = Lease(redis, lease_s)
 
     def _key(self, order_id: str, *parts: str) -> str:
         return self._settings.key("payment", order_id, *parts)
@@ -100,13 +95,9 @@ class RedisLedger:
 
     @contextlib.contextmanager
     def claim(self, order_id: str) -> Iterator[None]:
-        key, token = self._key(order_id, "claim"), uuid.uuid4().hex
-        if not self._redis.set(key, token, nx=True, ex=self._lease_s):
-            raise ChargeInProgress(f"order {order_id} is being charged by another task")
-        try:
+        busy = ChargeInProgress(f"order {order_id} is being charged by another task")
+        with self._lease.hold(self._key(order_id, "claim"), busy):
             yield
-        finally:
-            self._release(keys=[key], args=[token])
 
 
 def _flatten(fields: dict[str, object]) -> list[object]:
