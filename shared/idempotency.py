@@ -46,6 +46,12 @@ def apply_once(
                 continue
 
 
+# Take the lease and read the record it guards in one round trip.
+_TAKE = """
+if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[2]) then return false end
+if not KEYS[2] then return {} end
+return redis.call('HGETALL', KEYS[2])
+"""
 _RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
@@ -60,17 +66,26 @@ class Lease:
     """
 
     def __init__(self, redis: Redis, lease_s: int) -> None:
-        self._redis = redis
         self._lease_s = lease_s
+        self._take = redis.register_script(_TAKE)
         self._release = redis.register_script(_RELEASE)
 
     @contextlib.contextmanager
-    def hold(self, key: str, busy: Exception) -> Iterator[None]:
-        """Run the block holding `key`; raise `busy` if another holder has it."""
+    def hold(self, key: str, busy: Exception, *, read: str = "") -> Iterator[dict[str, str]]:
+        """Run the block holding `key`; raise `busy` if another holder has it.
+
+        Yields the hash at `read` as it is once the lease is held (empty if missing or
+        not asked for): what the holder works from, fetched in the same round trip."""
         token = uuid.uuid4().hex
-        if not self._redis.set(key, token, nx=True, ex=self._lease_s):
+        taken = self._take(keys=[key, read] if read else [key], args=[token, self._lease_s])
+        if taken is None:
             raise busy
         try:
-            yield
+            yield as_hash(taken)
         finally:
             self._release(keys=[key], args=[token])
+
+
+def as_hash(reply: list[str]) -> dict[str, str]:
+    """A hash as a Lua script returns it (HGETALL's flat field, value list) as a dict."""
+    return dict(zip(reply[::2], reply[1::2], strict=True))

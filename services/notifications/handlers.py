@@ -50,20 +50,17 @@ def send_notification(
     Raises SendInProgress while another task holds the notification, and whatever
     send_email or publish raise: the task retries those with backoff.
     """
-    notification = store.get(notification_id)
-    if notification is None:
-        log.error("unknown notification %s", notification_id)
-        return "unknown"
-    if notification.published:
-        return "duplicate"
-    context = log_context(order_id=notification.order_id, correlation_id=notification.correlation_id)
-    with context, store.claim(notification_id):
-        notification = store.get(notification_id) or notification
-        if notification.status == QUEUED:
-            send_email(notification)
-            store.mark_sent(notification_id)
-        if not notification.published:
+    with store.claim(notification_id) as notification:
+        if notification is None:
+            log.error("unknown notification %s", notification_id)
+            return "unknown"
+        if notification.published:
+            return "duplicate"
+        with log_context(order_id=notification.order_id, correlation_id=notification.correlation_id):
+            if notification.status == QUEUED:
+                send_email(notification)
+                store.mark_sent(notification_id)
             publish(notification.sent_event())
             store.mark_published(notification_id)
-        log.info("%s email sent to %s", notification.template, notification.recipient)
+            log.info("%s email sent to %s", notification.template, notification.recipient)
     return "sent"

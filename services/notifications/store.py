@@ -33,7 +33,7 @@ class NotificationStore(Protocol):
     def for_order(self, order_id: str) -> list[Notification]: ...
     def mark_sent(self, notification_id: str) -> None: ...
     def mark_published(self, notification_id: str) -> None: ...
-    def claim(self, notification_id: str) -> contextlib.AbstractContextManager[None]: ...
+    def claim(self, notification_id: str) -> contextlib.AbstractContextManager[Notification | None]: ...
 
 
 class RedisNotifications:
@@ -78,10 +78,12 @@ class RedisNotifications:
         self._redis.hset(self._key(notification_id), "published", "1")
 
     @contextlib.contextmanager
-    def claim(self, notification_id: str) -> Iterator[None]:
+    def claim(self, notification_id: str) -> Iterator[Notification | None]:
+        """Hold the notification for one task; yields it as read under the claim."""
         busy = SendInProgress(f"notification {notification_id} is being sent by another task")
-        with self._lease.hold(self._key(notification_id, "claim"), busy):
-            yield
+        key = self._key(notification_id)
+        with self._lease.hold(self._key(notification_id, "claim"), busy, read=key) as raw:
+            yield _notification(raw)
 
 
 def _notification(raw: dict[str, str]) -> Notification | None:

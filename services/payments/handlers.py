@@ -49,20 +49,18 @@ def charge_order(
     so the order still reaches an end state. Raises ChargeInProgress while another task
     holds the order.
     """
-    payment = ledger.get(order_id)
-    if payment is None:
-        log.error("no payment was requested for order %s", order_id)
-        return "unknown"
-    if payment.published:
-        return "duplicate"
-    with log_context(order_id=order_id, correlation_id=payment.correlation_id), ledger.claim(order_id):
-        payment = ledger.get(order_id) or payment
-        if not payment.settled:
-            payment = _charge(payment, ledger, gateway, max_attempts)
-        if not payment.published:
+    with ledger.claim(order_id) as payment:
+        if payment is None:
+            log.error("no payment was requested for order %s", order_id)
+            return "unknown"
+        if payment.published:
+            return "duplicate"
+        with log_context(order_id=order_id, correlation_id=payment.correlation_id):
+            if not payment.settled:
+                payment = _charge(payment, ledger, gateway, max_attempts)
             publish(payment.outcome_event())
             ledger.mark_published(order_id)
-        log.info("payment of order %s %s", order_id, payment.status)
+            log.info("payment of order %s %s", order_id, payment.status)
     return payment.status
 
 
@@ -77,5 +75,4 @@ def _charge(payment: Payment, ledger: Ledger, gateway: SimulatedGateway, max_att
         settled = payment.settle(False, f"pay_{uuid.uuid4().hex}", "gateway_unavailable")
     else:
         settled = payment.settle(result.approved, result.payment_id, result.reason)
-    ledger.settle(settled)
-    return ledger.get(payment.order_id) or settled
+    return ledger.settle(settled)

@@ -15,7 +15,7 @@ from typing import Protocol
 from redis import Redis
 
 from services.payments.model import ChargeInProgress, Payment
-from shared.idempotency import Lease
+from shared.idempotency import Lease, as_hash
 from shared.settings import Settings
 
 CLAIM_LEASE_S = 30
@@ -26,9 +26,8 @@ redis.call('HSET', KEYS[1], unpack(ARGV))
 return 1
 """
 _SETTLE = """
-if redis.call('HGET', KEYS[1], 'status') ~= 'requested' then return 0 end
-redis.call('HSET', KEYS[1], unpack(ARGV))
-return 1
+if redis.call('HGET', KEYS[1], 'status') == 'requested' then redis.call('HSET', KEYS[1], unpack(ARGV)) end
+return redis.call('HGETALL', KEYS[1])
 """
 
 
@@ -36,9 +35,9 @@ class Ledger(Protocol):
     def add(self, payment: Payment) -> bool: ...
     def get(self, order_id: str) -> Payment | None: ...
     def count_attempt(self, order_id: str) -> int: ...
-    def settle(self, payment: Payment) -> bool: ...
+    def settle(self, payment: Payment) -> Payment: ...
     def mark_published(self, order_id: str) -> None: ...
-    def claim(self, order_id: str) -> contextlib.AbstractContextManager[None]: ...
+    def claim(self, order_id: str) -> contextlib.AbstractContextManager[Payment | None]: ...
 
 
 class RedisLedger:
@@ -65,39 +64,45 @@ class RedisLedger:
         return bool(self._add(keys=[self._key(payment.order_id)], args=_flatten(fields)))
 
     def get(self, order_id: str) -> Payment | None:
-        raw = self._redis.hgetall(self._key(order_id))
-        if not raw:
-            return None
-        return Payment(
-            order_id=raw["order_id"],
-            amount_cents=int(raw["amount_cents"]),
-            currency=raw["currency"],
-            token=raw["token"],
-            cause=raw["cause"],
-            status=raw["status"],
-            payment_id=raw.get("payment_id", ""),
-            reason=raw.get("reason", ""),
-            attempts=int(raw.get("attempts", 0)),
-            published=raw.get("published") == "1",
-        )
+        return _payment(self._redis.hgetall(self._key(order_id)))
 
     def count_attempt(self, order_id: str) -> int:
         """Count one more call to the gateway; returns the count so far."""
         return int(self._redis.hincrby(self._key(order_id), "attempts", 1))
 
-    def settle(self, payment: Payment) -> bool:
-        """Record the outcome if the payment is still requested; the first outcome wins."""
+    def settle(self, payment: Payment) -> Payment:
+        """Record the outcome if the payment is still requested; returns the payment as stored
+        (the first outcome wins)."""
         fields = {"status": payment.status, "payment_id": payment.payment_id, "reason": payment.reason}
-        return bool(self._settle(keys=[self._key(payment.order_id)], args=_flatten(fields)))
+        raw = self._settle(keys=[self._key(payment.order_id)], args=_flatten(fields))
+        return _payment(as_hash(raw)) or payment
 
     def mark_published(self, order_id: str) -> None:
         self._redis.hset(self._key(order_id), "published", "1")
 
     @contextlib.contextmanager
-    def claim(self, order_id: str) -> Iterator[None]:
+    def claim(self, order_id: str) -> Iterator[Payment | None]:
+        """Hold the order for one task; yields its payment as read under the claim."""
         busy = ChargeInProgress(f"order {order_id} is being charged by another task")
-        with self._lease.hold(self._key(order_id, "claim"), busy):
-            yield
+        with self._lease.hold(self._key(order_id, "claim"), busy, read=self._key(order_id)) as raw:
+            yield _payment(raw)
+
+
+def _payment(raw: dict[str, str]) -> Payment | None:
+    if not raw:
+        return None
+    return Payment(
+        order_id=raw["order_id"],
+        amount_cents=int(raw["amount_cents"]),
+        currency=raw["currency"],
+        token=raw["token"],
+        cause=raw["cause"],
+        status=raw["status"],
+        payment_id=raw.get("payment_id", ""),
+        reason=raw.get("reason", ""),
+        attempts=int(raw.get("attempts", 0)),
+        published=raw.get("published") == "1",
+    )
 
 
 def _flatten(fields: dict[str, object]) -> list[object]:

@@ -39,9 +39,13 @@ def test_sent_and_published_are_recorded(redis: Redis, settings: Settings) -> No
 
 def test_a_claim_is_exclusive_and_released_after_use(redis: Redis, settings: Settings) -> None:
     store = RedisNotifications(redis, settings)
-    with store.claim("n-1"), pytest.raises(SendInProgress), store.claim("n-1"):
-        pass
-    with store.claim("n-1"):
+    notification = confirmation()
+    store.add(notification)
+    with store.claim(notification.notification_id) as claimed:
+        assert claimed == notification  # read under the claim, in the same round trip
+        with pytest.raises(SendInProgress), store.claim(notification.notification_id):
+            pass
+    with store.claim(notification.notification_id):
         pass
 
 

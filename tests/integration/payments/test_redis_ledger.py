@@ -34,8 +34,8 @@ def test_the_first_outcome_wins_and_attempts_are_counted(redis: Redis, settings:
     ledger.count_attempt("o-1")
     ledger.count_attempt("o-1")
 
-    assert ledger.settle(payment.settle(True, "pay_1"))
-    assert not ledger.settle(payment.settle(False, "pay_2", "card_declined"))
+    assert ledger.settle(payment.settle(True, "pay_1")).payment_id == "pay_1"
+    assert ledger.settle(payment.settle(False, "pay_2", "card_declined")).payment_id == "pay_1"
     ledger.mark_published("o-1")
 
     stored = ledger.get("o-1")
@@ -51,8 +51,12 @@ def test_a_claim_is_exclusive_released_after_use_and_expires_if_its_holder_dies(
     redis: Redis, settings: Settings
 ) -> None:
     ledger = RedisLedger(redis, settings, lease_s=1)
-    with ledger.claim("o-1"), pytest.raises(ChargeInProgress), ledger.claim("o-1"):
-        pass
+    expected = requested()
+    ledger.add(expected)
+    with ledger.claim("o-1") as payment:
+        assert payment == expected  # read under the claim, in the same round trip
+        with pytest.raises(ChargeInProgress), ledger.claim("o-1"):
+            pass
     with ledger.claim("o-1"):
         pass
 

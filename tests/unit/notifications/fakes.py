@@ -38,11 +38,11 @@ class FakeNotifications:
         )
 
     @contextlib.contextmanager
-    def claim(self, notification_id: str) -> Iterator[None]:
+    def claim(self, notification_id: str) -> Iterator[Notification | None]:
         if notification_id in self.claimed:
             raise SendInProgress(notification_id)
         self.claimed.add(notification_id)
         try:
-            yield
+            yield self.get(notification_id)
         finally:
             self.claimed.discard(notification_id)

@@ -29,25 +29,24 @@ class FakeLedger:
         self.payments[order_id] = dataclasses.replace(payment, attempts=payment.attempts + 1)
         return payment.attempts + 1
 
-    def settle(self, payment: Payment) -> bool:
+    def settle(self, payment: Payment) -> Payment:
         current = self.payments[payment.order_id]
-        if current.settled:
-            return False
-        self.payments[payment.order_id] = dataclasses.replace(
-            current, status=payment.status, payment_id=payment.payment_id, reason=payment.reason
-        )
-        return True
+        if not current.settled:
+            self.payments[payment.order_id] = dataclasses.replace(
+                current, status=payment.status, payment_id=payment.payment_id, reason=payment.reason
+            )
+        return self.payments[payment.order_id]
 
     def mark_published(self, order_id: str) -> None:
         self.payments[order_id] = dataclasses.replace(self.payments[order_id], published=True)
 
     @contextlib.contextmanager
-    def claim(self, order_id: str) -> Iterator[None]:
+    def claim(self, order_id: str) -> Iterator[Payment | None]:
         if order_id in self.claimed:
             raise ChargeInProgress(order_id)
         self.claimed.add(order_id)
         try:
-            yield
+            yield self.get(order_id)
         finally:
             self.claimed.discard(order_id)
 
