@@ -6,9 +6,11 @@
 The connection's own thread only does I/O (so heartbeats flow during slow handlers);
 handlers run on a small thread pool and hand their outcome back through one
 `add_callback_threadsafe` wake-up per batch, because pika connections are not
-thread-safe. A message is acked only after its handler returned; completed deliveries
-are acked together (`multiple=True` up to the first one still in progress), which is
-what lets the consumer keep up with the broker. A failure is retried through the
+thread-safe. Quick handlers (a Redis write or two) run on the I/O thread itself
+(`workers=0`): two thread hand-offs per message cost more than such a handler; one that
+may block for long belongs on the pool. A message is acked only after its handler
+returned; completed deliveries are acked together (`multiple=True` up to the first one
+still in progress), which is what lets the consumer keep up with the broker. A failure is retried through the
 service's delay queues (1 s, 5 s, 25 s); after the last attempt, or at once for an
 invalid event or a `PermanentError`, the message goes to `<service>.dlq` with the reason
 and the attempt count in its headers. SIGTERM stops taking messages, lets running
@@ -198,7 +200,7 @@ class EventConsumer:
         self.stop_timeout_s = stop_timeout_s
         self.topology = topology.service_topology(service, bindings or list(handlers))
         self._stopping = threading.Event()
-        self._pool: ThreadPoolExecutor | None = None
+        self._pool: ThreadPoolExecutor | None = None  # None: handlers run on the I/O thread
 
     # ---- lifecycle --------------------------------------------------------------
 
@@ -208,7 +210,8 @@ class EventConsumer:
             signal.signal(signal.SIGTERM, lambda *_: self.stop())
             signal.signal(signal.SIGINT, lambda *_: self.stop())
         delay = 0.2
-        with ThreadPoolExecutor(self.workers, thread_name_prefix=f"{self.service}-h") as pool:
+        pool = ThreadPoolExecutor(self.workers, f"{self.service}-h") if self.workers else None
+        with pool or contextlib.nullcontext():
             self._pool = pool
             while not self._stopping.is_set():
                 try:
@@ -259,8 +262,10 @@ class EventConsumer:
     def _on_message(self, session: _Session, method: Any, props: Any, body: bytes) -> None:
         delivery = Delivery(method.delivery_tag, method.routing_key, props, body)
         session.received(delivery)
-        assert self._pool is not None
-        self._pool.submit(self._handle, session, delivery)
+        if self._pool is None:
+            self._handle(session, delivery)
+        else:
+            self._pool.submit(self._handle, session, delivery)
 
     def _handle(self, session: _Session, delivery: Delivery) -> None:
         """Runs on a pool thread: decide the outcome, then hand it to the I/O thread."""
