@@ -31,15 +31,18 @@ import sys
 import tempfile
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from multiprocessing.connection import Connection
 from pathlib import Path
+from urllib.parse import quote
 
 import pika
 import psutil
 import redis
+import requests
 
 from bench import chain
 from infra.dev import LocalStack
@@ -49,6 +52,8 @@ from tests.support.isolation import REDIS_URL, Sandbox, create_sandbox, destroy_
 from tests.support.mailbox import Mailbox
 from tests.support.stack import PORT_VARIABLES, free_port
 
+MANAGEMENT_URL = os.environ.get("MANAGEMENT_URL", "http://guest:guest@127.0.0.1:15672")
+STATS_INTERVAL_S = 5.0  # RabbitMQ's collect_statistics_interval: its counts lag by up to this
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts" / "bench"
 OBSERVED = {"order.confirmed": "terminal", "order.cancelled": "terminal", "notification.sent": "notified"}
 ORDER = json.dumps(
@@ -264,6 +269,60 @@ def _label(process: psutil.Process) -> str:
     return "supervisord" if "supervisord" in command else process.name()
 
 
+# ---- where the work goes: broker and Redis traffic --------------------------------------
+
+
+def broker_traffic(vhost: str) -> dict[str, int]:
+    """Messages handled in the vhost so far: published to exchanges; and, over the shop's
+    queues (the observer's server-named queue left out), enqueued (a message counts once per
+    queue it was routed to, the event log stream included), delivered and acknowledged."""
+    api, name = f"{MANAGEMENT_URL}/api", quote(vhost, safe="")
+    vhost_stats = requests.get(f"{api}/vhosts/{name}", timeout=10).json().get("message_stats", {})
+    totals = {"published": vhost_stats.get("publish", 0), "enqueued": 0, "delivered": 0, "acked": 0}
+    for queue in requests.get(f"{api}/queues/{name}", timeout=10).json():
+        if queue["name"].startswith("amq.gen-"):
+            continue
+        stats = queue.get("message_stats", {})
+        totals["enqueued"] += stats.get("publish", 0)
+        totals["delivered"] += stats.get("deliver_get", 0)
+        totals["acked"] += stats.get("ack", 0)
+    return totals
+
+
+def settled_broker_traffic(vhost: str) -> dict[str, int]:
+    """The counts once the management plugin has caught up: two samples an interval apart agree."""
+    last = broker_traffic(vhost)
+    for _ in range(4):
+        time.sleep(STATS_INTERVAL_S + 0.5)
+        now = broker_traffic(vhost)
+        if now == last:
+            break
+        last = now
+    return last
+
+
+def redis_commands() -> Counter[str]:
+    """Commands the Redis server ran so far, by name (those inside Lua scripts included)."""
+    stats = redis.Redis.from_url(REDIS_URL).info("commandstats")
+    return Counter({name.removeprefix("cmdstat_"): value["calls"] for name, value in stats.items()})
+
+
+def traffic_per_order(
+    broker: dict[str, int], commands: Counter[str], cpu_by_process: dict[str, float], orders: int
+) -> dict[str, object]:
+    """The profile of the flat-out phase, per order: the figures that show where the work goes."""
+    return {
+        "cpu_ms_by_process": {
+            name: round(1000 * seconds / orders, 2)
+            for name, seconds in sorted(cpu_by_process.items(), key=lambda item: -item[1])
+            if seconds > 0.01
+        },
+        "broker_messages": {kind: round(count / orders, 2) for kind, count in broker.items()},
+        "redis_commands": round(commands.total() / orders, 1),
+        "redis_commands_by_name": {name: round(n / orders, 2) for name, n in commands.most_common(10)},
+    }
+
+
 # ---- the run -----------------------------------------------------------------------------
 
 
@@ -338,17 +397,26 @@ def bench_stack(args: argparse.Namespace) -> dict[str, object]:
         )
         wait_for(observer, len(placements.orders), args.drain_timeout)
 
+        broker_before = settled_broker_traffic(sandbox.vhost)
         progress(f"flat out for {args.flat_seconds} s ({args.threads} connections)")
+        commands_before = redis_commands()
         meter = CpuMeter(int((stack.dir / "supervisord.pid").read_text()))
         meter.start()
         place_orders(port, "flat", placements, rate=0, seconds=args.flat_seconds, threads=args.threads)
         counts = wait_for(observer, len(placements.orders), args.drain_timeout)
         cpu_s, cpu_by_process = meter.stop()
+        commands = redis_commands() - commands_before
+        progress("reading the broker's message counts")
+        broker_after = settled_broker_traffic(sandbox.vhost)
         progress(f"all in: {counts}; reading the SMTP sink")
         seen = observer.dump()
         mail = Mailbox(f"http://127.0.0.1:{stack.environ['SMTP_SINK_HTTP_PORT']}").list()
     result = summarize(placements, seen, mail, cpu_s)
     result["flat"]["cpu_s_by_process"] = {k: round(v, 2) for k, v in sorted(cpu_by_process.items())}
+    broker = {kind: broker_after[kind] - broker_before[kind] for kind in broker_after}
+    result["flat"]["per_order"] = traffic_per_order(
+        broker, commands, cpu_by_process, max(1, result["flat"]["orders"])
+    )
     return result
 
 
@@ -433,8 +501,8 @@ def save(result: dict[str, object], out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     (out / "results.json").write_text(json.dumps(result, indent=2) + "\n")
     stack = result["stack"]
-    fig, (left, middle, right) = plt.subplots(
-        1, 3, figsize=(15, 4.5), gridspec_kw={"width_ratios": [3, 1.4, 1.4]}
+    fig, (left, middle, right, profile) = plt.subplots(
+        1, 4, figsize=(20, 4.8), gridspec_kw={"width_ratios": [3, 1.4, 1.2, 1.8]}
     )
     for name, counts in stack["timeline"].items():
         left.plot(range(len(counts)), counts, label=name)
@@ -466,6 +534,19 @@ def save(result: dict[str, object], out: Path) -> None:
     right.bar_label(bars, fmt="{:,.0f}")
     right.set_ylabel("orders / second, end to end")
     right.set_title(f"Ratio to the chain: {result['ratio_to_chain']:.2f}")
+    per_order = stack["flat"]["per_order"]
+    cpu = per_order["cpu_ms_by_process"]
+    bars = profile.barh(list(cpu)[::-1], list(cpu.values())[::-1], color="#2b7bba")
+    profile.bar_label(bars, fmt="{:.1f}", fontsize=8)
+    profile.tick_params(axis="y", labelsize=8)
+    profile.set_xlabel("CPU ms per order, flat out")
+    broker = per_order["broker_messages"]
+    profile.set_title(
+        f"{stack['flat']['cpu_ms_per_order']} ms CPU per order; per order the broker\n"
+        f"enqueued {broker['enqueued']:.1f}, delivered {broker['delivered']:.1f}; "
+        f"Redis ran {per_order['redis_commands']:.0f} commands",
+        fontsize=9,
+    )
     fig.tight_layout()
     fig.savefig(out / "e2e.png", dpi=110)
     plt.close(fig)
@@ -489,7 +570,9 @@ def report(result: dict[str, object]) -> None:
         f"  at {result['settings']['rate']} orders/s: "
         f"placed→confirmed {paced['latency_ms']['confirmed']} ms, "
         f"placed→email {paced['latency_ms']['notified']} ms, intake {paced['intake_ms']} ms",
-        f"  CPU s by process: {flat['cpu_s_by_process']}",
+        f"  CPU ms per order by process: {flat['per_order']['cpu_ms_by_process']}",
+        f"  per order: broker messages {flat['per_order']['broker_messages']}, "
+        f"Redis commands {flat['per_order']['redis_commands']} {flat['per_order']['redis_commands_by_name']}",
         f"  bare chain: {result['chain_orders_per_s']:,.1f} orders/s; ratio {result['ratio_to_chain']:.2f}",
         "",
     ]
