@@ -66,8 +66,9 @@ def test_a_failing_handler_is_retried_with_growing_delays_then_dead_lettered(
     assert set(served) == {e.id for e in valid}
 
 
+@pytest.mark.parametrize("workers", [4, 0], ids=["pool", "inline"])
 def test_poison_messages_go_to_the_dlq_at_once_and_the_consumer_carries_on(
-    broker: Broker, publisher: Publisher, start_consumer
+    broker: Broker, publisher: Publisher, start_consumer, workers: int
 ):
     broker.declare()
     handled: list[str] = []
@@ -77,7 +78,7 @@ def test_poison_messages_go_to_the_dlq_at_once_and_the_consumer_carries_on(
             raise PermanentError("card number is not a card number")
         handled.append(event.id)
 
-    start_consumer({"order.placed": handle})
+    start_consumer({"order.placed": handle}, workers=workers)
     wrong_schema = json.loads(order_placed().to_json())
     del wrong_schema["data"]["customer_email"]
     publisher.send_many(

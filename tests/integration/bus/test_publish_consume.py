@@ -26,12 +26,17 @@ def test_a_confirmed_event_reaches_the_handler_intact(broker: Broker, publisher:
     wait_until(lambda: broker.depth(SERVICE) == 0, what="queue empty")
 
 
+# handlers on a pool, or on the connection's thread (workers=0) for quick handlers
+HANDLER_THREADS = pytest.mark.parametrize("workers", [4, 0], ids=["pool", "inline"])
+
+
+@HANDLER_THREADS
 def test_many_events_in_flight_are_all_confirmed_and_consumed(
-    broker: Broker, publisher: Publisher, start_consumer
+    broker: Broker, publisher: Publisher, start_consumer, workers: int
 ):
     broker.declare()
     received: set[str] = set()
-    start_consumer({"order.placed": lambda e: received.add(e.id)}, prefetch=100)
+    start_consumer({"order.placed": lambda e: received.add(e.id)}, prefetch=100, workers=workers)
     events = [order_placed() for _ in range(500)]
 
     publisher.publish_many(events)
