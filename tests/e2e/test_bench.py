@@ -8,6 +8,7 @@ issue asks for, with the profile of where the work went.
 from __future__ import annotations
 
 import json
+import statistics
 import subprocess
 import sys
 
@@ -20,7 +21,18 @@ PERCENTILES = {"p50", "p95", "p99"}
 
 
 def test_a_small_benchmark_loses_no_order_and_prints_its_headline_last(tmp_path):
-    small = ["--rate", "20", "--paced-seconds", "2", "--flat-seconds", "2", "--threads", "2"]
+    small = [
+        "--rate",
+        "20",
+        "--paced-seconds",
+        "2",
+        "--flat-seconds",
+        "2",
+        "--threads",
+        "2",
+        "--repeats",
+        "2",
+    ]
     chain = ["--chain-orders", "200", "--drain-timeout", "60"]
     run = subprocess.run(
         [sys.executable, "-m", "bench.e2e", *small, *chain, "--out", str(tmp_path)],
@@ -56,6 +68,14 @@ def test_a_small_benchmark_loses_no_order_and_prints_its_headline_last(tmp_path)
     assert set(headline["intake_ms"]) == {"p50", "p99"}
     results = json.loads((tmp_path / "results.json").read_text())
     assert results["stack"]["lost"] == 0
+    rounds, chain_runs = results["stack"]["flat"]["rounds"], results["chain"]["runs"]
+    assert len(rounds) == len(chain_runs) == 2  # chain and shop alternate, medians are reported
+    assert headline["orders_per_s"] == pytest.approx(
+        statistics.median(r["orders_per_s"] for r in rounds), abs=0.05
+    )
+    assert headline["chain_orders_per_s"] == pytest.approx(
+        statistics.median(r["orders_per_s"] for r in chain_runs), abs=0.05
+    )
     profile = results["stack"]["flat"]["per_order"]
     broker = profile["broker_messages"]
     assert broker["enqueued"] > broker["published"] > 0  # events fan out to several queues and the log
