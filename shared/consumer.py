@@ -86,7 +86,8 @@ class _Session:
     """The deliveries of one connection: their tags are only valid on its channel.
 
     Handler threads only append to `done` and wake the I/O thread; everything else
-    here runs on the I/O thread.
+    here runs on the I/O thread. Handlers that run on the I/O thread itself need no
+    wake-up: the consume loop settles what they did after each round of I/O.
     """
 
     def __init__(self, service: str, connection: pika.BlockingConnection, channel: Any, side: Any) -> None:
@@ -106,18 +107,20 @@ class _Session:
         self.in_hand += 1
         self._unsettled.append(delivery.tag)
 
-    def complete(self, delivery: Delivery, outcome: Outcome) -> None:
-        """Handler thread: queue the outcome; one wake-up serves everything queued meanwhile."""
+    def complete(self, delivery: Delivery, outcome: Outcome, *, wake: bool = True) -> None:
+        """Queue the outcome; from a handler thread, one wake-up serves everything queued meanwhile."""
         self.done.append((delivery, outcome))
+        if not wake:
+            return
         with self._wake_lock:
             if self._wake_pending:
                 return
             self._wake_pending = True
         # connection gone: the broker redelivers what we did not ack
         with contextlib.suppress(pika.exceptions.AMQPError):
-            self.connection.add_callback_threadsafe(self._settle_done)
+            self.connection.add_callback_threadsafe(self.settle_done)
 
-    def _settle_done(self) -> None:
+    def settle_done(self) -> None:
         with self._wake_lock:
             self._wake_pending = False
         to_ack: set[int] = set()
@@ -246,16 +249,22 @@ class EventConsumer:
             )
             log.info("consuming %s (%s)", self.service, ", ".join(sorted(self.handlers)))
             while not self._stopping.is_set():
-                connection.process_data_events(time_limit=0.25)
+                self._pump(connection, session, 0.25)
                 if session.cancelled:
                     raise ConsumerCancelled(f"broker cancelled the consumer of {self.service}")
             channel.basic_cancel(consumer_tag)
             deadline = time.monotonic() + self.stop_timeout_s
             while session.in_hand and time.monotonic() < deadline:
-                connection.process_data_events(time_limit=0.05)
+                self._pump(connection, session, 0.05)
         finally:
             if connection.is_open:
                 connection.close()
+
+    def _pump(self, connection: pika.BlockingConnection, session: _Session, time_limit: float) -> None:
+        """One round of I/O; then one multiple-ack for the handlers that ran inline during it."""
+        connection.process_data_events(time_limit=time_limit)
+        if self._pool is None and session.done:
+            session.settle_done()
 
     # ---- per message ------------------------------------------------------------
 
@@ -279,7 +288,7 @@ class EventConsumer:
             except Exception as exc:  # a bug here must not leave the message unacked forever
                 log.exception("could not process a delivery")
                 outcome = Outcome("dead_letter", reason="consumer-error", error=repr(exc))
-        session.complete(delivery, outcome)
+        session.complete(delivery, outcome, wake=self._pool is not None)
 
     def outcome_of(self, body: bytes, headers: dict[str, Any], routing_key: str) -> Outcome:
         attempt = int(headers.get(ATTEMPT_HEADER, 0)) + 1

@@ -111,7 +111,11 @@ class FakeChannel:
 class FakeConnection:
     """Runs thread-safe callbacks at once, as if the I/O thread picked them up."""
 
+    def __init__(self) -> None:
+        self.wake_ups = 0
+
     def add_callback_threadsafe(self, callback: Any) -> None:
+        self.wake_ups += 1
         callback()
 
 
@@ -129,7 +133,20 @@ def test_completions_in_order_are_acked_up_to_the_latest():
     for delivery in deliveries.values():
         session.done.append((delivery, Outcome("ack")))
 
-    session._settle_done()
+    session.settle_done()
+
+    assert channel.acks == [(3, True)]
+    assert session.in_hand == 0
+
+
+def test_handlers_run_on_the_io_thread_wake_nobody_and_are_acked_together_after_the_round():
+    session, channel, deliveries = session_with(range(1, 4))
+    for delivery in deliveries.values():
+        session.complete(delivery, Outcome("ack"), wake=False)
+    assert channel.acks == []
+    assert session.connection.wake_ups == 0
+
+    session.settle_done()  # what the consume loop does after each round of I/O
 
     assert channel.acks == [(3, True)]
     assert session.in_hand == 0
