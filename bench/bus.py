@@ -11,6 +11,11 @@ persistent messages) from a publisher to a consumer in another process:
 - one confirm per round trip: pika `BlockingChannel.confirm_delivery`, one publish at a time.
 
 Each figure is end to end: from the first publish until the consumer has the last message.
+
+And what a message costs the library's consumer in CPU, in a burst (the library run above)
+and when messages arrive one at a time, 5 ms apart, as they do between the shop's
+processes at its rates: every arrival then costs a whole round of pika's I/O loop.
+
 Every run uses its own throwaway vhost. Results (table, JSON, PNG) go to artifacts/bench-bus/;
 the last line printed is one JSON object with the headline figures.
 """
@@ -21,6 +26,7 @@ import argparse
 import json
 import multiprocessing
 import platform
+import resource
 import statistics
 import subprocess
 import threading
@@ -45,6 +51,8 @@ ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts" / "bench-bus"
 LIBRARY = "library"
 RAW = "raw_unconfirmed"
 ONE_CONFIRM = "one_confirm_per_round_trip"
+ONE_AT_A_TIME = "library_one_at_a_time"
+ARRIVAL_GAP_S = 0.005
 
 
 def make_events(count: int) -> list[Event]:
@@ -68,18 +76,28 @@ def make_events(count: int) -> list[Event]:
 # ---- consumers (each in its own process, so publisher and consumer do not share a GIL) ----
 
 
+def cpu_s() -> float:
+    """CPU time of this process so far, all threads."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def library_consumer(amqp_url: str, count: int, done: multiprocessing.connection.Connection) -> None:
+    """Sends when it has the last message, and its CPU per message from the first to the last."""
     settings = Settings(SERVICE, amqp_url, redis_url="", smtp_url="", redis_namespace=SERVICE)
     seen = 0
+    first_cpu = 0.0
     lock = threading.Lock()
 
     def handle(_event: Event) -> None:
-        nonlocal seen
+        nonlocal seen, first_cpu
         with lock:
             seen += 1
+            if seen == 1:
+                first_cpu = cpu_s()
             last = seen == count
         if last:
-            done.send(time.monotonic())
+            done.send((time.monotonic(), (cpu_s() - first_cpu) / max(1, count - 1)))
             consumer.stop()
 
     consumer = EventConsumer(SERVICE, {EVENT_TYPE: handle}, settings, prefetch=PREFETCH, workers=4)
@@ -97,7 +115,7 @@ def raw_consumer(amqp_url: str, count: int, done: multiprocessing.connection.Con
         channel.basic_ack(method.delivery_tag)  # type: ignore[attr-defined]
         seen += 1
         if seen == count:
-            done.send(time.monotonic())
+            done.send((time.monotonic(), None))
             channel.stop_consuming()
 
     channel.basic_consume(SERVICE, on_message)
@@ -108,14 +126,20 @@ def raw_consumer(amqp_url: str, count: int, done: multiprocessing.connection.Con
 # ---- publishers (in this process) ----------------------------------------------------------
 
 
-def publish_with_library(amqp_url: str, events: list[Event]) -> Callable[[], None]:
+def publish_with_library(amqp_url: str, events: list[Event], *, gap_s: float = 0.0) -> Callable[[], None]:
+    """All at once (many confirms in flight), or one at a time `gap_s` apart."""
     publisher = Publisher(amqp_url, name="bench-publisher")
     deadline = time.monotonic() + 10
     while not publisher.connected and time.monotonic() < deadline:
         time.sleep(0.01)
 
     def run() -> None:
-        publisher.publish_many(events, timeout=120)
+        if gap_s:
+            for event in events:
+                publisher.publish(event)
+                time.sleep(gap_s)
+        else:
+            publisher.publish_many(events, timeout=120)
         publisher.close()
 
     return run
@@ -147,11 +171,12 @@ def consumers_on_queue(amqp_url: str) -> int:
         connection.close()
 
 
-def measure(mode: str, amqp_url: str, events: list[Event]) -> float:
-    """Messages per second from the first publish to the last message in the consumer's hands."""
+def measure(mode: str, amqp_url: str, events: list[Event]) -> tuple[float, float | None]:
+    """Messages per second from the first publish to the last message in the consumer's hands,
+    and the library consumer's CPU seconds per message (None for raw pika)."""
     ctx = multiprocessing.get_context("spawn")
     receiver, sender = ctx.Pipe(duplex=False)
-    target = library_consumer if mode == LIBRARY else raw_consumer
+    target = library_consumer if mode in (LIBRARY, ONE_AT_A_TIME) else raw_consumer
     child = ctx.Process(target=target, args=(amqp_url, len(events), sender), daemon=True)
     child.start()
     try:
@@ -160,17 +185,19 @@ def measure(mode: str, amqp_url: str, events: list[Event]) -> float:
             if time.monotonic() > deadline or not child.is_alive():
                 raise RuntimeError(f"{mode} consumer did not start")
             time.sleep(0.05)
-        if mode == LIBRARY:
-            publish = publish_with_library(amqp_url, events)
+        if mode in (LIBRARY, ONE_AT_A_TIME):
+            publish = publish_with_library(
+                amqp_url, events, gap_s=ARRIVAL_GAP_S if mode == ONE_AT_A_TIME else 0
+            )
         else:
             publish = publish_raw(amqp_url, events, confirm=mode == ONE_CONFIRM)
         started = time.monotonic()
         publish()
         if not receiver.poll(timeout=300):
             raise RuntimeError(f"{mode} consumer did not receive every message")
-        finished = receiver.recv()
+        finished, cpu_per_message = receiver.recv()
         child.join(timeout=30)
-        return len(events) / (finished - started)
+        return len(events) / (finished - started), cpu_per_message
     finally:
         if child.is_alive():
             child.kill()
@@ -185,33 +212,50 @@ def rabbitmq_version() -> str:
     return output.stdout.strip() or "unknown"
 
 
-def run(reps: int, messages: int, one_confirm_messages: int) -> dict[str, object]:
+def run(
+    reps: int, messages: int, one_confirm_messages: int, one_at_a_time_messages: int
+) -> dict[str, object]:
     sandbox: Sandbox = create_sandbox("bench")
     try:
         topology.apply(sandbox.amqp_url, topology.service_topology(SERVICE, [EVENT_TYPE]))
         sizes = {LIBRARY: messages, RAW: messages, ONE_CONFIRM: one_confirm_messages}
         runs: dict[str, list[float]] = {mode: [] for mode in sizes}
+        cpu_runs: dict[str, list[float]] = {LIBRARY: [], ONE_AT_A_TIME: []}
         for rep in range(1, reps + 1):
-            for mode, size in sizes.items():
-                rate = measure(mode, sandbox.amqp_url, make_events(size))
-                runs[mode].append(rate)
-                print(f"  rep {rep}/{reps} {mode:<28} {size:>6} msgs  {rate:>9,.0f} msg/s", flush=True)
+            for mode, size in {**sizes, ONE_AT_A_TIME: one_at_a_time_messages}.items():
+                rate, cpu_per_message = measure(mode, sandbox.amqp_url, make_events(size))
+                if mode in runs:
+                    runs[mode].append(rate)
+                if cpu_per_message is not None:
+                    cpu_runs[mode].append(cpu_per_message * 1e6)
+                cpu = (
+                    f"  consumer CPU {cpu_per_message * 1e6:,.0f} µs/msg"
+                    if cpu_per_message is not None
+                    else ""
+                )
+                print(f"  rep {rep}/{reps} {mode:<28} {size:>6} msgs  {rate:>9,.0f} msg/s{cpu}", flush=True)
     finally:
         destroy_sandbox(sandbox)
     medians = {mode: statistics.median(rates) for mode, rates in runs.items()}
+    cpu_medians = {mode: statistics.median(values) for mode, values in cpu_runs.items()}
     return {
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
         "rabbitmq": rabbitmq_version(),
         "python": platform.python_version(),
-        "messages": sizes,
+        "messages": {**sizes, ONE_AT_A_TIME: one_at_a_time_messages},
         "prefetch": PREFETCH,
         "runs_msgs_per_s": runs,
         "median_msgs_per_s": medians,
+        "runs_consumer_cpu_us_per_msg": cpu_runs,
         "headline": {
             "library_msgs_per_s": round(medians[LIBRARY]),
             "raw_unconfirmed_msgs_per_s": round(medians[RAW]),
             "one_confirm_per_round_trip_msgs_per_s": round(medians[ONE_CONFIRM]),
             "ratio_to_raw": round(medians[LIBRARY] / medians[RAW], 3),
+            "consumer_cpu_us_per_msg": {
+                "burst": round(cpu_medians[LIBRARY]),
+                "one_at_a_time": round(cpu_medians[ONE_AT_A_TIME]),
+            },
         },
     }
 
@@ -226,7 +270,12 @@ def print_table(result: dict[str, object]) -> None:
         spread = ", ".join(f"{r:,.0f}" for r in runs[mode])
         print(f"{mode:<28} {median:>12,.0f} {share:>6.0%}   {spread}")
     speedup = medians[LIBRARY] / medians[ONE_CONFIRM]
-    print(f"library vs one confirm per round trip: {speedup:.1f}x (goal >= 5x); vs raw: goal >= 60%\n")
+    print(f"library vs one confirm per round trip: {speedup:.1f}x (goal >= 5x); vs raw: goal >= 60%")
+    cpu = result["headline"]["consumer_cpu_us_per_msg"]  # type: ignore[index]
+    print(
+        f"library consumer CPU per message: {cpu['burst']:,} µs in a burst, "
+        f"{cpu['one_at_a_time']:,} µs one at a time ({ARRIVAL_GAP_S * 1000:.0f} ms apart)\n"
+    )
 
 
 def save(result: dict[str, object]) -> None:
@@ -239,11 +288,20 @@ def save(result: dict[str, object]) -> None:
     (ARTIFACTS / "results.json").write_text(json.dumps(result, indent=2) + "\n")
     medians: dict[str, float] = result["median_msgs_per_s"]  # type: ignore[assignment]
     labels = ["library\n(confirmed)", "raw pika\n(unconfirmed)", "one confirm\nper round trip"]
-    fig, ax = plt.subplots(figsize=(7, 4))
+    fig, (ax, cpu_ax) = plt.subplots(1, 2, figsize=(11, 4), gridspec_kw={"width_ratios": [3, 2]})
     bars = ax.bar(labels, list(medians.values()), color=["#2b7bba", "#999999", "#d95f02"])
     ax.bar_label(bars, fmt="{:,.0f}")
     ax.set_ylabel("messages / second (median, end to end)")
     ax.set_title(f"Publish + consume on RabbitMQ {result['rabbitmq']}")
+    cpu = result["headline"]["consumer_cpu_us_per_msg"]  # type: ignore[index]
+    bars = cpu_ax.bar(
+        ["in a burst", f"one at a time\n({ARRIVAL_GAP_S * 1000:.0f} ms apart)"],
+        [cpu["burst"], cpu["one_at_a_time"]],
+        color=["#2b7bba", "#7570b3"],
+    )
+    cpu_ax.bar_label(bars, fmt="{:,.0f}")
+    cpu_ax.set_ylabel("µs of CPU per message (median)")
+    cpu_ax.set_title("What a message costs the library's consumer")
     fig.tight_layout()
     fig.savefig(ARTIFACTS / "throughput.png", dpi=120)
     plt.close(fig)
@@ -257,9 +315,10 @@ def main() -> None:
     parser.add_argument("--reps", type=int, default=5)
     parser.add_argument("--messages", type=int, default=15_000)
     parser.add_argument("--one-confirm-messages", type=int, default=3_000)
+    parser.add_argument("--one-at-a-time-messages", type=int, default=500)
     args = parser.parse_args()
     print(f"benchmarking the event bus: {args.reps} repetitions of each mode", flush=True)
-    result = run(args.reps, args.messages, args.one_confirm_messages)
+    result = run(args.reps, args.messages, args.one_confirm_messages, args.one_at_a_time_messages)
     print_table(result)
     save(result)
     print(json.dumps(result["headline"]))
