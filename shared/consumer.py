@@ -47,6 +47,8 @@ from shared.settings import Settings, env_int, load_settings
 log = logging.getLogger(__name__)
 
 Handler = Callable[[Event], None]
+# The handler key of an observer: every event, of any type, also ones the contract does not list yet.
+ANY_TYPE = "*"
 
 ATTEMPT_HEADER = "x-attempt"
 REASON_HEADER = "x-death-reason"
@@ -193,15 +195,18 @@ class EventConsumer:
         workers: int = 4,
         stop_timeout_s: float = 30.0,
     ) -> None:
-        """`bindings`: routing keys of the service queue, by default the handled event types
-        (an observer such as the dashboard binds `#`, every type, present and future)."""
+        """`bindings`: routing keys of the service queue, by default the handled event types;
+        an `ANY_TYPE` handler (an observer such as the dashboard) binds `#`: every type,
+        present and future, decoded even before the contract lists it."""
         self.service = service
         self.handlers = handlers
         self.settings = settings
         self.prefetch = prefetch
         self.workers = workers
         self.stop_timeout_s = stop_timeout_s
-        self.topology = topology.service_topology(service, bindings or list(handlers))
+        self.observes_any_type = ANY_TYPE in handlers
+        routing_keys = ["#" if event_type == ANY_TYPE else event_type for event_type in handlers]
+        self.topology = topology.service_topology(service, bindings or routing_keys)
         self._stopping = threading.Event()
         self._pool: ThreadPoolExecutor | None = None  # None: handlers run on the I/O thread
 
@@ -293,11 +298,11 @@ class EventConsumer:
     def outcome_of(self, body: bytes, headers: dict[str, Any], routing_key: str) -> Outcome:
         attempt = int(headers.get(ATTEMPT_HEADER, 0)) + 1
         try:
-            event = decode(body)
+            event = decode(body, any_type=self.observes_any_type)
         except InvalidEvent as exc:
             EVENTS_CONSUMED.labels(routing_key, "dead_lettered").inc()
             return Outcome("dead_letter", reason="invalid", error=str(exc), attempt=attempt)
-        handler = self.handlers.get(event.type)
+        handler = self.handlers.get(event.type) or self.handlers.get(ANY_TYPE)
         if handler is None:
             EVENTS_CONSUMED.labels(event.type, "dead_lettered").inc()
             return Outcome(

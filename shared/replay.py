@@ -31,10 +31,12 @@ def read_log(
     idle_timeout_s: float | None = 1.0,
     should_stop: Callable[[], bool] = lambda: False,
     prefetch: int = 500,
+    any_type: bool = False,
 ) -> Iterator[tuple[int, Event]]:
     """Yield (offset, event) from `start`; stop after `idle_timeout_s` without a message
     (None: follow live until `should_stop()`). Undecodable entries are logged and skipped:
-    the log is history, not a work queue.
+    the log is history, not a work queue. `any_type`: also the types the contract does not
+    list yet (see envelope.decode).
     """
     connection = pika.BlockingConnection(pika.URLParameters(amqp_url))
     try:
@@ -55,7 +57,7 @@ def read_log(
                 continue
             channel.basic_ack(method.delivery_tag)
             try:
-                event = decode(body)
+                event = decode(body, any_type=any_type)
             except InvalidEvent as exc:
                 log.warning("skipping undecodable log entry: %s", exc)
                 continue

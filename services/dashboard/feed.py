@@ -53,7 +53,7 @@ def follow(redis: Any, feed_key: str, after: str, block_ms: int) -> tuple[str, l
         for entry_id, fields in entries:
             after = entry_id
             try:
-                events.append(decode(_bytes(fields["event"])))
+                events.append(decode(_bytes(fields["event"]), any_type=True))
             except InvalidEvent:
                 continue  # written by a newer dashboard than this one: not ours to show
     return after, events
@@ -102,7 +102,7 @@ def _log_from(amqp_url: str, start: str | int) -> Iterator[Iterator[tuple[int, E
     """read_log, left early without fuss: the broker refuses to take back the entries still in
     flight (a stream has no requeue) and closes the connection, which is fine for a reader done.
     """
-    entries = read_log(amqp_url, start, idle_timeout_s=0.3)
+    entries = read_log(amqp_url, start, idle_timeout_s=0.3, any_type=True)
     try:
         yield entries
     finally:

@@ -10,6 +10,7 @@ screenshot under artifacts/screenshots/.
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from collections.abc import Iterator
@@ -20,6 +21,8 @@ import pytest
 import requests
 from playwright.sync_api import Browser, Locator, Page, expect
 
+from shared.envelope import CONTENT_TYPE, new_event
+from shared.topology import EVENTS_EXCHANGE
 from tests.support.browser import LAPTOP, PHONE, chromium, chromium_available, screenshot
 from tests.support.isolation import Sandbox
 from tests.support.stack import Stack, processes_of, running_stack
@@ -29,6 +32,7 @@ PROCESSES = processes_of("orders", "payments", "notifications", "dashboard")
 PAYMENTS = ("payments-consumer", "payments-worker")
 SUBSCRIBER_QUEUES = ("orders", "payments", "notifications", "dashboard")
 ORDER_EVENTS = ("order.placed", "payment.authorized", "order.confirmed", "notification.sent")
+CONFIRMED = {"customer_email": "cy@example.com", "total_cents": 1250}
 BROKER_STATS_S = 30  # the management API refreshes queue depths and consumer counts every 5 s
 
 pytestmark = [
@@ -159,6 +163,41 @@ def test_a_declined_card_ends_cancelled_on_the_board(page: Page) -> None:
     expect(cancelled.locator(".card-reason")).not_to_be_empty()
     expect(rows(page, order_id, "payment.declined")).to_have_count(1)
     screenshot(page, "03-order-cancelled")
+
+
+def test_an_event_type_the_contract_does_not_list_yet_streams_in_too(
+    page: Page, shop: tuple[Stack, Sandbox]
+) -> None:
+    """A new service may publish a type before shared/contract.py lists it: the dashboard,
+    bound to `#`, shows it as sent instead of dead-lettering it."""
+    _stack, sandbox = shop
+    order_id = place_from_ui(page, unique_email("cy"), "tok_visa")
+    expect(card(page, order_id, "CONFIRMED")).to_be_visible(timeout=30_000)
+    wire = json.loads(
+        new_event("order.confirmed", CONFIRMED | {"order_id": order_id}, source="orders").to_json()
+    )
+    body = {
+        **wire,
+        "type": "points.awarded",
+        "source": "loyalty",
+        "data": {"order_id": order_id, "points": 12},
+    }
+    connection = pika.BlockingConnection(pika.URLParameters(sandbox.amqp_url))
+    try:
+        channel = connection.channel()
+        channel.confirm_delivery()
+        channel.basic_publish(
+            EVENTS_EXCHANGE,
+            "points.awarded",
+            json.dumps(body).encode(),
+            pika.BasicProperties(content_type=CONTENT_TYPE, delivery_mode=pika.DeliveryMode.Persistent),
+            mandatory=True,
+        )
+    finally:
+        connection.close()
+
+    expect(rows(page, order_id, "points.awarded")).to_have_count(1, timeout=30_000)
+    expect(card(page, order_id, "CONFIRMED")).to_be_visible()  # an unknown type changes no status
 
 
 def test_with_payments_stopped_orders_wait_and_the_map_shows_it_then_they_complete(

@@ -5,6 +5,7 @@ and the Redis feed that fans events out to every browser session.
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import pika
@@ -14,7 +15,7 @@ from redis import Redis
 from services.dashboard import feed
 from services.dashboard.dead_letters import DeadLetterQueues, NoSuchQueue
 from shared import topology
-from shared.envelope import Event, new_event
+from shared.envelope import Event, decode, new_event
 from shared.publisher import Publisher
 from tests.support.isolation import REDIS_URL, Sandbox
 from tests.support.waiting import wait_until
@@ -122,3 +123,16 @@ def test_the_feed_hands_appended_events_to_every_follower(sandbox: Sandbox) -> N
     assert [e.id for e in first[1]] == [e.id for e in second[1]] == [e.id for e in events]
     assert feed.follow(redis, key, first[0], block_ms=50) == (first[0], [])
     assert feed.publish_rates(redis, key) == {"orders": 0.2}
+
+
+def test_the_feed_shows_a_type_the_contract_does_not_list_yet(sandbox: Sandbox) -> None:
+    redis = Redis.from_url(REDIS_URL, decode_responses=True)
+    key = f"{sandbox.redis_prefix}dashboard:feed"
+    before = feed.last_id(redis, key)
+    wire = json.loads(confirmed("o-1").to_json())
+    body = json.dumps({**wire, "type": "points.awarded", "data": {"order_id": "o-1", "points": 12}})
+    feed.append(redis, key, decode(body.encode(), any_type=True))
+
+    _after, [shown] = feed.follow(redis, key, before, block_ms=100)
+
+    assert (shown.type, shown.data.model_dump()) == ("points.awarded", {"order_id": "o-1", "points": 12})

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pika
 import pytest
 
-from shared.consumer import RELEASE, Delivery, EventConsumer, Outcome, PermanentError, _Session
+from shared.consumer import ANY_TYPE, RELEASE, Delivery, EventConsumer, Outcome, PermanentError, _Session
 from shared.envelope import Event, new_event
 from shared.settings import Settings
-from shared.topology import RETRY_DELAYS_S
+from shared.topology import EVENTS_EXCHANGE, RETRY_DELAYS_S, Binding
 
 SETTINGS = Settings("payments", "amqp://unused", "redis://unused", "smtp://unused", "payments")
 
@@ -172,3 +173,19 @@ def test_a_message_released_at_shutdown_is_never_acked():
 
     assert channel.acks == [(2, False), (3, False)]
     assert session.in_hand == 0
+
+
+def test_an_observer_of_any_type_gets_types_the_contract_does_not_list_yet():
+    wire = json.loads(placed().to_json())
+    body = json.dumps({**wire, "type": "points.awarded", "data": {"order_id": "o-1", "points": 12}}).encode()
+    seen: list[Event] = []
+    observer = EventConsumer("dashboard", {ANY_TYPE: seen.append}, SETTINGS)
+
+    outcome = observer.outcome_of(body, {}, "points.awarded")
+
+    assert outcome.action == "ack"
+    assert [(e.type, e.data.model_dump()) for e in seen] == [
+        ("points.awarded", {"order_id": "o-1", "points": 12})
+    ]
+    assert consumer_with(seen.append).outcome_of(body, {}, "points.awarded").reason == "invalid"
+    assert Binding(EVENTS_EXCHANGE, "dashboard", "#") in observer.topology  # present and future types

@@ -25,6 +25,23 @@ def test_an_event_survives_the_wire_unchanged():
     assert decode(event.to_json()) == event
 
 
+def a_type_the_contract_does_not_list_yet() -> bytes:
+    wire = json.loads(new_event("order.placed", ORDER, source="orders").to_json())
+    return json.dumps({**wire, "type": "points.awarded", "data": {"order_id": "o-1", "points": 12}}).encode()
+
+
+def test_a_type_the_contract_does_not_list_is_refused_unless_any_type_is_observed():
+    body = a_type_the_contract_does_not_list_yet()
+
+    with pytest.raises(InvalidEvent, match=r"unknown event type 'points\.awarded'"):
+        decode(body)
+    event = decode(body, any_type=True)
+
+    assert (event.type, event.subject) == ("points.awarded", "o-1")
+    assert event.data.model_dump() == {"order_id": "o-1", "points": 12}  # untyped, as sent
+    assert decode(event.to_json(), any_type=True) == event
+
+
 def test_the_envelope_is_cloudevents_1_0_with_the_order_as_subject():
     wire = json.loads(new_event("order.placed", ORDER, source="orders").to_json())
 
