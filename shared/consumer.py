@@ -282,7 +282,7 @@ class EventConsumer:
             self._pool.submit(self._handle, session, delivery)
 
     def _handle(self, session: _Session, delivery: Delivery) -> None:
-        """Runs on a pool thread: decide the outcome, then hand it to the I/O thread."""
+        """On a pool thread or inline on the I/O thread: decide the outcome, then hand it over."""
         if self._stopping.is_set():
             outcome = RELEASE
         else:
@@ -345,7 +345,7 @@ def run_service_consumer(
     """
     settings = load_settings(service)
     configure_logging(service, "consumer")
-    redis = Redis.from_url(settings.redis_url, decode_responses=True)
+    redis = settings.connect_redis()
     stop_flusher = start_flusher(redis, settings.key("metrics"))
     EventConsumer(
         service,

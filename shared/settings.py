@@ -5,6 +5,12 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+from redis import Redis
+
+# A stalled Redis fails a call instead of hanging it (a handler on a consumer's I/O thread
+# would hold up heartbeats and shutdown); the longest blocking read (XREAD, 1 s) fits well.
+REDIS_TIMEOUT_S = 10
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -17,6 +23,15 @@ class Settings:
     def key(self, *parts: object) -> str:
         """A Redis key inside this service's namespace: the service owns nothing else."""
         return ":".join([self.redis_namespace, *map(str, parts)])
+
+    def connect_redis(self) -> Redis:
+        """The service's Redis client (one pool per process), replies as text."""
+        return Redis.from_url(
+            self.redis_url,
+            decode_responses=True,
+            socket_timeout=REDIS_TIMEOUT_S,
+            socket_connect_timeout=REDIS_TIMEOUT_S,
+        )
 
 
 def load_settings(service: str) -> Settings:

@@ -27,7 +27,7 @@ def create_service_app(service: str, config: dict[str, Any] | None = None) -> Fl
     app.config.update(MAX_CONTENT_LENGTH=64 * 1024, SETTINGS=settings)
     app.config.update(config or {})
     configure_logging(service, "api")
-    redis = Redis.from_url(app.config["SETTINGS"].redis_url, decode_responses=True)
+    redis = app.config["SETTINGS"].connect_redis()
     app.extensions["redis"] = redis
     registry = CollectorRegistry(auto_describe=False)
     registry.register(ServiceMetrics(redis, app.config["SETTINGS"].key("metrics")))

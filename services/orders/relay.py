@@ -19,7 +19,7 @@ import time
 
 import pika
 import pika.exceptions
-from redis import Redis, RedisError, ResponseError
+from redis import RedisError, ResponseError
 
 from services.orders.store import Outbox, OutboxEntry
 from shared import topology
@@ -130,7 +130,7 @@ def declare_shared_topology(amqp_url: str, stopping: threading.Event) -> bool:
 def main() -> int:
     settings = load_settings(SERVICE)
     configure_logging(SERVICE, "relay")
-    redis = Redis.from_url(settings.redis_url, decode_responses=True)
+    redis = settings.connect_redis()
     stop_flusher = start_flusher(redis, settings.key("metrics"))
     publisher = Publisher(settings.amqp_url, name=f"{SERVICE}-relay")
     relay = OutboxRelay(
