@@ -5,8 +5,6 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 
-from redis import Redis
-
 from services.loyalty.handlers import HANDLERS
 from services.loyalty.points import LoyaltyStore
 from shared.envelope import Event
@@ -17,6 +15,6 @@ SERVICE = "loyalty"
 
 def bootstrap(settings: Settings | None = None) -> tuple[LoyaltyStore, dict[str, Callable[[Event], None]]]:
     settings = settings or load_settings(SERVICE)
-    store = LoyaltyStore(Redis.from_url(settings.redis_url, decode_responses=True), settings)
+    store = LoyaltyStore(settings.connect_redis(), settings)
     handlers = {event_type: functools.partial(fn, store=store) for event_type, fn in HANDLERS.items()}
     return store, handlers
