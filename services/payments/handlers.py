@@ -58,8 +58,10 @@ def charge_order(
         with log_context(order_id=order_id, correlation_id=payment.correlation_id):
             if not payment.settled:
                 payment = _charge(payment, ledger, gateway, max_attempts)
-            publish(payment.outcome_event())
-            ledger.mark_published(order_id)
+            # `payment` is as stored after settling: a task that outlived its claim finds it published
+            if not payment.published:
+                publish(payment.outcome_event())
+                ledger.mark_published(order_id)
             log.info("payment of order %s %s", order_id, payment.status)
     return payment.status
 

@@ -157,3 +157,30 @@ def test_the_outcome_event_id_is_the_same_on_every_retry(payments: Payments) -> 
 def test_a_charge_for_an_order_never_requested_does_nothing(payments: Payments) -> None:
     assert payments.charge("o-unknown") == "unknown"
     assert payments.published == []
+
+
+def test_a_task_that_outlived_its_claim_does_not_announce_an_outcome_another_task_announced(
+    payments: Payments,
+) -> None:
+    payments.receive(order_placed())
+    slow_gateway = payments.gateway
+
+    class ClaimRunsOutDuringTheCharge:
+        """While this task waits on the gateway, its lease expires and another task finishes."""
+
+        def charge(self, *args: object) -> object:
+            result = slow_gateway.charge(*args)
+            payments.ledger.claimed.clear()
+            assert payments.charge() == "authorized"
+            return result
+
+    outcome = handlers.charge_order(
+        "o-1",
+        ledger=payments.ledger,
+        gateway=ClaimRunsOutDuringTheCharge(),
+        publish=payments.published.append,
+    )
+
+    assert outcome == "authorized"
+    assert [e.type for e in payments.published] == ["payment.authorized"]  # once, by the other task
+    assert slow_gateway.charges("o-1") == 1
