@@ -120,7 +120,8 @@ def apply_to_card(card: OrderCard, event: Event) -> None:
     if new_status in TERMINAL and card.status not in TERMINAL:
         card.status = new_status
         card.reason = data.get("reason")
-    card.customer_email = card.customer_email or data.get("customer_email")
+    email = data.get("customer_email")  # untyped events (types the contract does not list) too
+    card.customer_email = card.customer_email or (email if isinstance(email, str) else None)
     card.updated_at = max(card.updated_at or 0, time_ms)
 
 
@@ -136,8 +137,8 @@ class DashboardView:
     def apply(self, event: Event) -> Update | None:
         """The update to send for this event, or None when there is nothing new to show."""
         order_id = event.subject or getattr(event.data, "order_id", None)
-        if event.id in self._seen or event.type in NOT_SHOWN or not order_id:
-            return None
+        if event.id in self._seen or event.type in NOT_SHOWN or not isinstance(order_id, str) or not order_id:
+            return None  # no order to show it on (an untyped event's order_id may be anything)
         self._remember(event.id)
         card = self.orders.get(order_id)
         if card is None:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 from services.dashboard.view import DashboardView, Snapshot, chart_points, epoch_ms
-from shared.envelope import Event, new_event
+from shared.envelope import Event, decode, new_event
 
 PLACED_AT = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 ORDER = "order-1"
@@ -160,3 +161,34 @@ def test_only_placements_and_notifications_make_chart_points() -> None:
         {},
         {"end_to_end": (epoch_ms(PLACED_AT) + 450, 450)},
     ]
+
+
+def untyped(event_type: str, data: dict, subject: str | None) -> Event:
+    """A type the contract does not list yet, decoded as the dashboard does."""
+    wire = json.loads(placed().to_json())
+    body = {**wire, "type": event_type, "subject": subject, "data": data}
+    return decode(json.dumps(body).encode(), any_type=True)
+
+
+def test_a_type_the_contract_does_not_list_is_shown_without_changing_the_order() -> None:
+    view = DashboardView()
+    view.apply(placed())
+
+    update = view.apply(untyped("points.awarded", {"order_id": ORDER, "points": 12}, ORDER))
+
+    assert update is not None
+    assert (update.item.type, update.item.summary) == ("points.awarded", "")
+    assert (update.order.status, update.order.customer_email) == ("PENDING", "ada@example.com")
+
+
+def test_untyped_data_of_any_shape_never_breaks_the_view() -> None:
+    view = DashboardView()
+    odd = [
+        untyped("x.happened", {"order_id": ["not", "an", "id"]}, None),
+        untyped("x.happened", {"order_id": {"nested": 1}}, None),
+        untyped("x.happened", {}, None),
+    ]
+    assert [view.apply(e) for e in odd] == [None, None, None]  # no order to show them on
+
+    update = view.apply(untyped("x.happened", {"customer_email": 42, "reason": ["?"]}, "order-9"))
+    assert update is not None and update.order.customer_email is None
