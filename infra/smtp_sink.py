@@ -15,11 +15,13 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import re
 import signal
 import threading
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from email.errors import HeaderParseError
 from email.header import decode_header, make_header
 from email.parser import HeaderParser
 from email.policy import compat32
@@ -33,6 +35,7 @@ from aiosmtpd.controller import Controller
 
 log = logging.getLogger("smtp_sink")
 DEFAULT_LIMIT = 50  # Mailpit's default page size
+_FOLD = re.compile(r"\r?\n(?=[ \t])")
 
 
 @dataclass(frozen=True)
@@ -95,8 +98,13 @@ class Mailbox:
 
 
 def _text(header: str) -> str:
-    """A header's text with RFC 2047 encoded words decoded."""
-    return str(make_header(decode_header(header)))
+    """A header's text, unfolded, with RFC 2047 encoded words decoded; as written if they
+    cannot be (bad base64, unknown charset): a sink takes every message it is given."""
+    unfolded = _FOLD.sub("", header)
+    try:
+        return str(make_header(decode_header(unfolded)))
+    except (HeaderParseError, UnicodeError, LookupError):
+        return unfolded
 
 
 class SmtpHandler:
