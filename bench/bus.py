@@ -12,9 +12,10 @@ persistent messages) from a publisher to a consumer in another process:
 
 Each figure is end to end: from the first publish until the consumer has the last message.
 
-And what a message costs the library's consumer in CPU, in a burst (the library run above)
-and when messages arrive one at a time, 5 ms apart, as they do between the shop's
-processes at its rates: every arrival then costs a whole round of pika's I/O loop.
+And what a message costs the library's consumer in CPU, with its handlers on a pool
+(`workers=4`) or on its I/O thread (`workers=0`), in a burst and when messages arrive one
+at a time, 5 ms apart, as they do between the shop's processes at its rates: every
+arrival then costs a whole round of pika's I/O loop.
 
 Every run uses its own throwaway vhost. Results (table, JSON, PNG) go to artifacts/bench-bus/;
 the last line printed is one JSON object with the headline figures.
@@ -51,8 +52,14 @@ ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts" / "bench-bus"
 LIBRARY = "library"
 RAW = "raw_unconfirmed"
 ONE_CONFIRM = "one_confirm_per_round_trip"
-ONE_AT_A_TIME = "library_one_at_a_time"
 ARRIVAL_GAP_S = 0.005
+# The consumer CPU measurements: (handler threads, seconds between two publishes)
+CPU_MODES = {
+    "pool_burst": (4, 0.0),
+    "pool_one_at_a_time": (4, ARRIVAL_GAP_S),
+    "inline_burst": (0, 0.0),
+    "inline_one_at_a_time": (0, ARRIVAL_GAP_S),
+}
 
 
 def make_events(count: int) -> list[Event]:
@@ -82,7 +89,9 @@ def cpu_s() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def library_consumer(amqp_url: str, count: int, done: multiprocessing.connection.Connection) -> None:
+def library_consumer(
+    amqp_url: str, count: int, done: multiprocessing.connection.Connection, workers: int = 4
+) -> None:
     """Sends when it has the last message, and its CPU per message from the first to the last."""
     settings = Settings(SERVICE, amqp_url, redis_url="", smtp_url="", redis_namespace=SERVICE)
     seen = 0
@@ -100,7 +109,7 @@ def library_consumer(amqp_url: str, count: int, done: multiprocessing.connection
             done.send((time.monotonic(), (cpu_s() - first_cpu) / max(1, count - 1)))
             consumer.stop()
 
-    consumer = EventConsumer(SERVICE, {EVENT_TYPE: handle}, settings, prefetch=PREFETCH, workers=4)
+    consumer = EventConsumer(SERVICE, {EVENT_TYPE: handle}, settings, prefetch=PREFETCH, workers=workers)
     consumer.run(install_signal_handlers=False)
 
 
@@ -171,13 +180,18 @@ def consumers_on_queue(amqp_url: str) -> int:
         connection.close()
 
 
-def measure(mode: str, amqp_url: str, events: list[Event]) -> tuple[float, float | None]:
+def measure(
+    mode: str, amqp_url: str, events: list[Event], *, workers: int = 4, gap_s: float = 0.0
+) -> tuple[float, float | None]:
     """Messages per second from the first publish to the last message in the consumer's hands,
     and the library consumer's CPU seconds per message (None for raw pika)."""
     ctx = multiprocessing.get_context("spawn")
     receiver, sender = ctx.Pipe(duplex=False)
-    target = library_consumer if mode in (LIBRARY, ONE_AT_A_TIME) else raw_consumer
-    child = ctx.Process(target=target, args=(amqp_url, len(events), sender), daemon=True)
+    if mode == LIBRARY:
+        arguments = (amqp_url, len(events), sender, workers)
+        child = ctx.Process(target=library_consumer, args=arguments, daemon=True)
+    else:
+        child = ctx.Process(target=raw_consumer, args=(amqp_url, len(events), sender), daemon=True)
     child.start()
     try:
         deadline = time.monotonic() + 30
@@ -185,10 +199,8 @@ def measure(mode: str, amqp_url: str, events: list[Event]) -> tuple[float, float
             if time.monotonic() > deadline or not child.is_alive():
                 raise RuntimeError(f"{mode} consumer did not start")
             time.sleep(0.05)
-        if mode in (LIBRARY, ONE_AT_A_TIME):
-            publish = publish_with_library(
-                amqp_url, events, gap_s=ARRIVAL_GAP_S if mode == ONE_AT_A_TIME else 0
-            )
+        if mode == LIBRARY:
+            publish = publish_with_library(amqp_url, events, gap_s=gap_s)
         else:
             publish = publish_raw(amqp_url, events, confirm=mode == ONE_CONFIRM)
         started = time.monotonic()
@@ -220,29 +232,27 @@ def run(
         topology.apply(sandbox.amqp_url, topology.service_topology(SERVICE, [EVENT_TYPE]))
         sizes = {LIBRARY: messages, RAW: messages, ONE_CONFIRM: one_confirm_messages}
         runs: dict[str, list[float]] = {mode: [] for mode in sizes}
-        cpu_runs: dict[str, list[float]] = {LIBRARY: [], ONE_AT_A_TIME: []}
+        cpu_runs: dict[str, list[float]] = {name: [] for name in CPU_MODES}
         for rep in range(1, reps + 1):
-            for mode, size in {**sizes, ONE_AT_A_TIME: one_at_a_time_messages}.items():
-                rate, cpu_per_message = measure(mode, sandbox.amqp_url, make_events(size))
-                if mode in runs:
-                    runs[mode].append(rate)
-                if cpu_per_message is not None:
-                    cpu_runs[mode].append(cpu_per_message * 1e6)
-                cpu = (
-                    f"  consumer CPU {cpu_per_message * 1e6:,.0f} µs/msg"
-                    if cpu_per_message is not None
-                    else ""
-                )
-                print(f"  rep {rep}/{reps} {mode:<28} {size:>6} msgs  {rate:>9,.0f} msg/s{cpu}", flush=True)
+            for mode, size in sizes.items():
+                rate, _cpu = measure(mode, sandbox.amqp_url, make_events(size))
+                runs[mode].append(rate)
+                print(f"  rep {rep}/{reps} {mode:<28} {size:>6} msgs  {rate:>9,.0f} msg/s", flush=True)
+            for name, (workers, gap_s) in CPU_MODES.items():
+                events = make_events(one_at_a_time_messages if gap_s else messages // 3)
+                _rate, cpu = measure(LIBRARY, sandbox.amqp_url, events, workers=workers, gap_s=gap_s)
+                cpu_runs[name].append(1e6 * (cpu or 0.0))
+                used = f"{cpu_runs[name][-1]:>7,.0f} µs/msg"
+                print(f"  rep {rep}/{reps} consumer CPU, {name:<22} {used}", flush=True)
     finally:
         destroy_sandbox(sandbox)
     medians = {mode: statistics.median(rates) for mode, rates in runs.items()}
-    cpu_medians = {mode: statistics.median(values) for mode, values in cpu_runs.items()}
+    cpu_medians = {name: round(statistics.median(values)) for name, values in cpu_runs.items()}
     return {
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
         "rabbitmq": rabbitmq_version(),
         "python": platform.python_version(),
-        "messages": {**sizes, ONE_AT_A_TIME: one_at_a_time_messages},
+        "messages": sizes,
         "prefetch": PREFETCH,
         "runs_msgs_per_s": runs,
         "median_msgs_per_s": medians,
@@ -252,10 +262,7 @@ def run(
             "raw_unconfirmed_msgs_per_s": round(medians[RAW]),
             "one_confirm_per_round_trip_msgs_per_s": round(medians[ONE_CONFIRM]),
             "ratio_to_raw": round(medians[LIBRARY] / medians[RAW], 3),
-            "consumer_cpu_us_per_msg": {
-                "burst": round(cpu_medians[LIBRARY]),
-                "one_at_a_time": round(cpu_medians[ONE_AT_A_TIME]),
-            },
+            "consumer_cpu_us_per_msg": cpu_medians,
         },
     }
 
@@ -273,8 +280,9 @@ def print_table(result: dict[str, object]) -> None:
     print(f"library vs one confirm per round trip: {speedup:.1f}x (goal >= 5x); vs raw: goal >= 60%")
     cpu = result["headline"]["consumer_cpu_us_per_msg"]  # type: ignore[index]
     print(
-        f"library consumer CPU per message: {cpu['burst']:,} µs in a burst, "
-        f"{cpu['one_at_a_time']:,} µs one at a time ({ARRIVAL_GAP_S * 1000:.0f} ms apart)\n"
+        f"library consumer CPU per message, in a burst / one at a time ({ARRIVAL_GAP_S * 1000:.0f} ms "
+        f"apart): handlers on a pool {cpu['pool_burst']:,} / {cpu['pool_one_at_a_time']:,} µs, "
+        f"on the I/O thread {cpu['inline_burst']:,} / {cpu['inline_one_at_a_time']:,} µs\n"
     )
 
 
@@ -294,12 +302,15 @@ def save(result: dict[str, object]) -> None:
     ax.set_ylabel("messages / second (median, end to end)")
     ax.set_title(f"Publish + consume on RabbitMQ {result['rabbitmq']}")
     cpu = result["headline"]["consumer_cpu_us_per_msg"]  # type: ignore[index]
-    bars = cpu_ax.bar(
-        ["in a burst", f"one at a time\n({ARRIVAL_GAP_S * 1000:.0f} ms apart)"],
-        [cpu["burst"], cpu["one_at_a_time"]],
-        color=["#2b7bba", "#7570b3"],
-    )
-    cpu_ax.bar_label(bars, fmt="{:,.0f}")
+    kinds = ["burst", f"one at a time\n({ARRIVAL_GAP_S * 1000:.0f} ms apart)"]
+    for offset, (where, label, color) in enumerate(
+        [("pool", "handlers on a pool", "#2b7bba"), ("inline", "on the I/O thread", "#7570b3")]
+    ):
+        xs = [x + (offset - 0.5) * 0.38 for x in range(len(kinds))]
+        values = [cpu[f"{where}_burst"], cpu[f"{where}_one_at_a_time"]]
+        cpu_ax.bar_label(cpu_ax.bar(xs, values, 0.38, label=label, color=color), fmt="{:,.0f}", fontsize=8)
+    cpu_ax.set_xticks(range(len(kinds)), kinds)
+    cpu_ax.legend(fontsize=8)
     cpu_ax.set_ylabel("µs of CPU per message (median)")
     cpu_ax.set_title("What a message costs the library's consumer")
     fig.tight_layout()

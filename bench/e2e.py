@@ -51,7 +51,7 @@ from bench import chain
 from infra.dev import LocalStack
 from infra.stack import REDIS_DB
 from shared.topology import EVENTS_EXCHANGE
-from tests.support.isolation import REDIS_URL, Sandbox, create_sandbox, destroy_sandbox
+from tests.support.isolation import REDIS_URL, Sandbox, create_sandbox, destroy_sandbox, rabbitmqctl
 from tests.support.mailbox import Mailbox
 from tests.support.stack import PORT_VARIABLES, free_port
 
@@ -363,6 +363,25 @@ def sandboxed_stack(env_overrides: dict[str, str]) -> Iterator[tuple[Sandbox, Lo
                 client.delete(*keys[start : start + 1000])
 
 
+def wait_until_idle(vhost: str, timeout: float) -> None:
+    """Until every queue of the shop is empty, unacked messages included (the dashboard may
+    still be catching up after the last email): the chain must not share the CPU with it."""
+    deadline = time.monotonic() + timeout
+    while True:
+        rows = rabbitmqctl("list_queues", "-p", vhost, "name", "messages", "type").splitlines()
+        busy = {
+            name: int(messages)
+            for name, messages, kind in (row.split("\t") for row in rows[1:] if row.count("\t") == 2)
+            if kind != "stream" and not name.endswith(".dlq") and int(messages) > 0
+        }
+        if not busy:
+            return
+        if time.monotonic() > deadline:
+            progress(f"  the shop is still busy: {busy}")
+            return
+        time.sleep(0.5)
+
+
 def wait_for(observer: Observer, placed: int, timeout: float) -> dict[str, int]:
     deadline = time.monotonic() + timeout
     last_report = 0.0
@@ -407,6 +426,7 @@ def bench_stack(args: argparse.Namespace, measure_chain: Callable[[], dict[str, 
         cpu_by_process: Counter[str] = Counter()
         commands: Counter[str] = Counter()
         for round_ in range(1, args.repeats + 1):
+            wait_until_idle(sandbox.vhost, args.drain_timeout)
             progress(f"round {round_}/{args.repeats}: bare chain, {args.chain_orders} orders")
             chain_runs.append(measure_chain())
             progress(f"  bare chain: {chain_runs[-1]['orders_per_s']:,.1f} orders/s")
@@ -430,9 +450,8 @@ def bench_stack(args: argparse.Namespace, measure_chain: Callable[[], dict[str, 
     result = summarize(placements, seen, mail, cpu_s)
     result["flat"]["cpu_s_by_process"] = {k: round(v, 2) for k, v in sorted(cpu_by_process.items())}
     broker = {kind: broker_after[kind] - broker_before[kind] for kind in broker_after}
-    result["flat"]["per_order"] = traffic_per_order(
-        broker, commands, cpu_by_process, max(1, result["flat"]["orders"])
-    )
+    completed = sum(r["done"] for r in result["flat"]["rounds"])
+    result["flat"]["per_order"] = traffic_per_order(broker, commands, cpu_by_process, max(1, completed))
     result["chain_runs"] = chain_runs
     return result
 
@@ -450,7 +469,7 @@ def summarize(
     flat = [o for o in orders if o.phase.startswith("flat")]
     rounds = [
         flat_round([o for o in flat if o.phase == phase], complete_ids, seen)
-        for phase in sorted({o.phase for o in flat})
+        for phase in sorted({o.phase for o in flat}, key=lambda phase: int(phase.split("-")[1]))
     ]
     cpu_total = sum(cpu_s.values())
     flat_done = sum(r["done"] for r in rounds)
@@ -644,6 +663,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--out", type=Path, default=ARTIFACTS, help="where results.json and e2e.png go")
     args = parser.parse_args(argv)
+    if args.repeats < 1:
+        parser.error("--repeats must be at least 1")
 
     sandbox = create_sandbox("chain")
     try:
