@@ -49,7 +49,6 @@ import requests
 
 from bench import chain
 from infra.dev import LocalStack
-from infra.stack import REDIS_DB
 from shared.topology import EVENTS_EXCHANGE
 from tests.support.isolation import REDIS_URL, Sandbox, create_sandbox, destroy_sandbox, rabbitmqctl
 from tests.support.mailbox import Mailbox
@@ -356,11 +355,6 @@ def sandboxed_stack(env_overrides: dict[str, str]) -> Iterator[tuple[Sandbox, Lo
         if not failed:
             shutil.rmtree(run_dir, ignore_errors=True)
         destroy_sandbox(sandbox)
-        for db in set(REDIS_DB.values()):
-            client = redis.Redis.from_url(REDIS_URL, db=db)
-            keys = list(client.scan_iter(f"{sandbox.redis_prefix}*", count=1000))
-            for start in range(0, len(keys), 1000):
-                client.delete(*keys[start : start + 1000])
 
 
 def wait_until_idle(vhost: str, timeout: float) -> None:

@@ -10,10 +10,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-import redis
-
-from infra.stack import REDIS_DB
-from tests.support.isolation import REDIS_URL, Sandbox, create_sandbox, destroy_sandbox, rabbitmqctl
+from tests.support.isolation import Sandbox, create_sandbox, destroy_sandbox, rabbitmqctl
 from tests.support.stack import PORT_VARIABLES, ROOT, free_port
 
 
@@ -83,13 +80,3 @@ def running_dev_stack(label: str, timeout: float = 90, **env: str) -> Iterator[D
                 ["make", "--no-print-directory", "down"], cwd=ROOT, env=stack.env, timeout=120, check=False
             )
             destroy_sandbox(sandbox)
-            delete_service_keys(sandbox)
-
-
-def delete_service_keys(sandbox: Sandbox) -> None:
-    """Local mode gives each service its own Redis database: clean the sandbox's keys there too."""
-    for db in set(REDIS_DB.values()):
-        client = redis.Redis.from_url(REDIS_URL, db=db)
-        keys = list(client.scan_iter(f"{sandbox.redis_prefix}*", count=1000))
-        if keys:
-            client.delete(*keys)

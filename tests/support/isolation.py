@@ -9,6 +9,8 @@ from urllib.parse import quote
 
 import redis
 
+from infra.stack import REDIS_DB
+
 BROKER_HOST = "127.0.0.1:5672"
 REDIS_URL = "redis://127.0.0.1:6379/0"
 
@@ -42,8 +44,11 @@ def create_sandbox(label: str = "t") -> Sandbox:
 
 
 def destroy_sandbox(sandbox: Sandbox) -> None:
+    """The vhost, and the sandbox's keys in database 0 and in each service's own database
+    (local mode gives every service one; a `db=` next to a URL would be ignored)."""
     rabbitmqctl("delete_vhost", sandbox.vhost)
-    client = redis.Redis.from_url(REDIS_URL)
-    keys = list(client.scan_iter(f"{sandbox.redis_prefix}*", count=1000))
-    for start in range(0, len(keys), 1000):
-        client.delete(*keys[start : start + 1000])
+    for db in {0, *REDIS_DB.values()}:
+        client = redis.Redis.from_url(REDIS_URL.rsplit("/", 1)[0] + f"/{db}")
+        keys = list(client.scan_iter(f"{sandbox.redis_prefix}*", count=1000))
+        for start in range(0, len(keys), 1000):
+            client.delete(*keys[start : start + 1000])
