@@ -14,10 +14,11 @@ from redis import Redis
 
 from shared import topology
 from shared.consumer import EventConsumer, Handler
-from shared.envelope import Event, new_event
+from shared.envelope import Event
 from shared.idempotency import apply_once
 from shared.publisher import Publisher
 from shared.settings import Settings
+from tests.support import events
 from tests.support.isolation import REDIS_URL, Sandbox
 
 SERVICE = "bustest"
@@ -25,19 +26,8 @@ _order_numbers = itertools.count(1)
 
 
 def order_placed(order_id: str | None = None) -> Event:
-    order_id = order_id or f"o-{next(_order_numbers)}"
-    return new_event(
-        "order.placed",
-        {
-            "order_id": order_id,
-            "customer_email": "ada@example.com",
-            "items": [{"sku": "SKU-1", "qty": 2, "unit_price_cents": 500}],
-            "total_cents": 1000,
-            "currency": "EUR",
-            "payment_token": "tok_visa",
-        },
-        source="orders",
-    )
+    """A new order each call (its own id), unless `order_id` names one."""
+    return events.order_placed(order_id=order_id or f"o-{next(_order_numbers)}")
 
 
 def record_with_apply_once(redis: Redis, settings: Settings, event: Event) -> None:

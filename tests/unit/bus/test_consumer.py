@@ -12,23 +12,9 @@ from shared.consumer import ANY_TYPE, RELEASE, Delivery, EventConsumer, Outcome,
 from shared.envelope import Event, new_event
 from shared.settings import Settings
 from shared.topology import EVENTS_EXCHANGE, RETRY_DELAYS_S, Binding
+from tests.support.events import order_placed
 
 SETTINGS = Settings("payments", "amqp://unused", "redis://unused", "smtp://unused", "payments")
-
-
-def placed() -> Event:
-    return new_event(
-        "order.placed",
-        {
-            "order_id": "o-1",
-            "customer_email": "ada@example.com",
-            "items": [{"sku": "SKU-1", "qty": 1, "unit_price_cents": 100}],
-            "total_cents": 100,
-            "currency": "EUR",
-            "payment_token": "tok_visa",
-        },
-        source="orders",
-    )
 
 
 def consumer_with(handler: Any) -> EventConsumer:
@@ -37,7 +23,7 @@ def consumer_with(handler: Any) -> EventConsumer:
 
 def test_a_handler_that_returns_gets_its_message_acked():
     handled: list[Event] = []
-    event = placed()
+    event = order_placed()
 
     outcome = consumer_with(handled.append).outcome_of(event.to_json(), {}, "order.placed")
 
@@ -49,7 +35,7 @@ def test_a_permanent_error_is_dead_lettered_without_retrying():
     def refuse(_event: Event) -> None:
         raise PermanentError("unknown sku")
 
-    outcome = consumer_with(refuse).outcome_of(placed().to_json(), {}, "order.placed")
+    outcome = consumer_with(refuse).outcome_of(order_placed().to_json(), {}, "order.placed")
 
     assert (outcome.action, outcome.reason, outcome.error) == ("dead_letter", "rejected", "unknown sku")
 
@@ -61,7 +47,7 @@ def fail(_event: Event) -> None:
 @pytest.mark.parametrize("previous_attempts", range(len(RETRY_DELAYS_S)))
 def test_other_errors_are_retried_while_delays_remain(previous_attempts: int):
     outcome = consumer_with(fail).outcome_of(
-        placed().to_json(), {"x-attempt": previous_attempts}, "order.placed"
+        order_placed().to_json(), {"x-attempt": previous_attempts}, "order.placed"
     )
 
     assert (outcome.action, outcome.attempt) == ("retry", previous_attempts + 1)
@@ -72,7 +58,7 @@ def test_after_the_last_retry_the_message_is_dead_lettered_as_exhausted():
     attempts_so_far = len(RETRY_DELAYS_S)
 
     outcome = consumer_with(fail).outcome_of(
-        placed().to_json(), {"x-attempt": attempts_so_far}, "order.placed"
+        order_placed().to_json(), {"x-attempt": attempts_so_far}, "order.placed"
     )
 
     assert (outcome.action, outcome.reason, outcome.attempt) == (
@@ -176,7 +162,7 @@ def test_a_message_released_at_shutdown_is_never_acked():
 
 
 def test_an_observer_of_any_type_gets_types_the_contract_does_not_list_yet():
-    wire = json.loads(placed().to_json())
+    wire = json.loads(order_placed().to_json())
     body = json.dumps({**wire, "type": "points.awarded", "data": {"order_id": "o-1", "points": 12}}).encode()
     seen: list[Event] = []
     observer = EventConsumer("dashboard", {ANY_TYPE: seen.append}, SETTINGS)

@@ -5,22 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from services.dashboard.dead_letters import describe, message_key, replay_headers, replay_queue
-from shared.envelope import new_event
-
-
-def order_placed_body() -> bytes:
-    return new_event(
-        "order.placed",
-        {
-            "order_id": "o-1",
-            "customer_email": "ada@example.com",
-            "items": [{"sku": "MUG", "qty": 1, "unit_price_cents": 1290}],
-            "total_cents": 1290,
-            "currency": "EUR",
-            "payment_token": "tok_visa",
-        },
-        source="orders",
-    ).to_json()
+from tests.support.events import order_placed
 
 
 def test_the_consumers_own_headers_give_reason_error_and_attempts() -> None:
@@ -31,7 +16,7 @@ def test_the_consumers_own_headers_give_reason_error_and_attempts() -> None:
         "x-dead-lettered-at": "2026-01-01T12:00:00+00:00",
     }
 
-    letter = describe(headers, order_placed_body(), "evt-1")
+    letter = describe(headers, order_placed().to_json(), "evt-1")
 
     assert letter.reason == "exhausted"
     assert letter.error == "GatewayTimeout: no answer in 5s"
@@ -56,7 +41,7 @@ def test_the_brokers_x_death_is_read_when_the_broker_dead_lettered_it() -> None:
         ]
     }
 
-    letter = describe(headers, order_placed_body())
+    letter = describe(headers, order_placed().to_json())
 
     assert letter.reason == "delivery_limit"
     assert letter.error == "dead-lettered by the broker from payments (delivery_limit)"
