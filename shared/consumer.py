@@ -10,10 +10,10 @@ thread-safe. Quick handlers (a Redis write or two) run on the I/O thread itself
 (`workers=0`): two thread hand-offs per message cost more than such a handler; one that
 may block for long belongs on the pool. A message is acked only after its handler
 returned; completed deliveries are acked together (`multiple=True` up to the first one
-still in progress), which is what lets the consumer keep up with the broker. A failure is retried through the
-service's delay queues (1 s, 5 s, 25 s); after the last attempt, or at once for an
-invalid event or a `PermanentError`, the message goes to `<service>.dlq` with the reason
-and the attempt count in its headers. SIGTERM stops taking messages, lets running
+still in progress), which is what lets the consumer keep up with the broker. A failure is
+retried through the service's delay queues (1 s, 5 s, 25 s); after the last attempt, or at
+once for an invalid event or a `PermanentError`, the message goes to `<service>.dlq` with
+the reason and the attempt count in its headers. SIGTERM stops taking messages, lets running
 handlers finish, returns the rest to the queue unstarted and exits 0. The broker
 connection is re-established with backoff when it drops.
 """
@@ -190,14 +190,13 @@ class EventConsumer:
         handlers: dict[str, Handler],
         settings: Settings,
         *,
-        bindings: list[str] | None = None,
         prefetch: int = 20,
         workers: int = 4,
         stop_timeout_s: float = 30.0,
     ) -> None:
-        """`bindings`: routing keys of the service queue, by default the handled event types;
-        an `ANY_TYPE` handler (an observer such as the dashboard) binds `#`: every type,
-        present and future, decoded even before the contract lists it."""
+        """The service queue is bound to the handled event types; an `ANY_TYPE` handler (an
+        observer such as the dashboard) binds `#`: every type, present and future, decoded
+        even before the contract lists it."""
         self.service = service
         self.handlers = handlers
         self.settings = settings
@@ -206,7 +205,7 @@ class EventConsumer:
         self.stop_timeout_s = stop_timeout_s
         self.observes_any_type = ANY_TYPE in handlers
         routing_keys = ["#" if event_type == ANY_TYPE else event_type for event_type in handlers]
-        self.topology = topology.service_topology(service, bindings or routing_keys)
+        self.topology = topology.service_topology(service, routing_keys)
         self._stopping = threading.Event()
         self._pool: ThreadPoolExecutor | None = None  # None: handlers run on the I/O thread
 
@@ -335,7 +334,6 @@ def run_service_consumer(
     service: str,
     build_handlers: Callable[[Settings, Redis], dict[str, Handler]],
     *,
-    bindings: list[str] | None = None,
     prefetch: int = 50,
     workers: int = 8,
 ) -> int:
@@ -351,7 +349,6 @@ def run_service_consumer(
         service,
         build_handlers(settings, redis),
         settings,
-        bindings=bindings,
         prefetch=env_int(f"{service.upper()}_CONSUMER_PREFETCH", prefetch),
         workers=env_int(f"{service.upper()}_CONSUMER_WORKERS", workers),
     ).run()
