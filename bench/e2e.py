@@ -50,12 +50,14 @@ import requests
 from bench import chain
 from infra.dev import LocalStack
 from shared.topology import EVENTS_EXCHANGE
-from tests.support.isolation import REDIS_URL, Sandbox, create_sandbox, destroy_sandbox, rabbitmqctl
+from tests.support.bus import quiescent
+from tests.support.isolation import REDIS_URL, Sandbox, create_sandbox, destroy_sandbox
 from tests.support.mailbox import Mailbox
 from tests.support.stack import PORT_VARIABLES, free_port
 
 MANAGEMENT_URL = os.environ.get("MANAGEMENT_URL", "http://guest:guest@127.0.0.1:15672")
 STATS_INTERVAL_S = 5.0  # RabbitMQ's collect_statistics_interval: its counts lag by up to this
+SHOP_SERVICES = ("orders", "payments", "notifications", "dashboard")  # the queues a bench stack owns
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts" / "bench"
 OBSERVED = {"order.confirmed": "terminal", "order.cancelled": "terminal", "notification.sent": "notified"}
 ORDER = json.dumps(
@@ -357,21 +359,13 @@ def sandboxed_stack(env_overrides: dict[str, str]) -> Iterator[tuple[Sandbox, Lo
         destroy_sandbox(sandbox)
 
 
-def wait_until_idle(vhost: str, timeout: float) -> None:
+def wait_until_idle(sandbox: Sandbox, timeout: float) -> None:
     """Until every queue of the shop is empty, unacked messages included (the dashboard may
     still be catching up after the last email): the chain must not share the CPU with it."""
     deadline = time.monotonic() + timeout
-    while True:
-        rows = rabbitmqctl("list_queues", "-p", vhost, "name", "messages", "type").splitlines()
-        busy = {
-            name: int(messages)
-            for name, messages, kind in (row.split("\t") for row in rows[1:] if row.count("\t") == 2)
-            if kind != "stream" and not name.endswith(".dlq") and int(messages) > 0
-        }
-        if not busy:
-            return
+    while not quiescent(sandbox, *SHOP_SERVICES):
         if time.monotonic() > deadline:
-            progress(f"  the shop is still busy: {busy}")
+            progress("  the shop is still busy")
             return
         time.sleep(0.5)
 
@@ -420,7 +414,7 @@ def bench_stack(args: argparse.Namespace, measure_chain: Callable[[], dict[str, 
         cpu_by_process: Counter[str] = Counter()
         commands: Counter[str] = Counter()
         for round_ in range(1, args.repeats + 1):
-            wait_until_idle(sandbox.vhost, args.drain_timeout)
+            wait_until_idle(sandbox, args.drain_timeout)
             progress(f"round {round_}/{args.repeats}: bare chain, {args.chain_orders} orders")
             chain_runs.append(measure_chain())
             progress(f"  bare chain: {chain_runs[-1]['orders_per_s']:,.1f} orders/s")

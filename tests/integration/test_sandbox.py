@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import uuid
 
-import redis
-
 from infra.stack import REDIS_DB
-from tests.support.isolation import REDIS_URL, create_sandbox, destroy_sandbox, rabbitmqctl
+from tests.support.isolation import create_sandbox, destroy_sandbox, rabbitmqctl, redis_db
 
 
 def test_destroying_a_sandbox_removes_its_vhost_and_its_keys_in_every_service_database() -> None:
     sandbox = create_sandbox("clean")
     databases = {0, *REDIS_DB.values()}
-    clients = {db: redis.Redis.from_url(REDIS_URL.rsplit("/", 1)[0] + f"/{db}") for db in databases}
+    clients = {db: redis_db(db) for db in databases}
     neighbour = f"neighbour-{uuid.uuid4().hex[:8]}:o-1"  # another run's key
     for client in clients.values():
         client.set(f"{sandbox.redis_prefix}orders:o-1", "x")

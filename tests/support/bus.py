@@ -52,14 +52,15 @@ class BusObserver:
             self.connection.close()
 
 
-def quiescent(sandbox: Sandbox, service: str) -> bool:
-    """Nothing left for a service to do: its queues (events, retries, tasks) and Celery's
-    delay queues are empty, so every delivery, task and retry was settled."""
+def quiescent(sandbox: Sandbox, *services: str) -> bool:
+    """Nothing left for these services to do: their queues (events, retries, tasks) and
+    Celery's delay queues are empty, unacked messages included, so every delivery, task and
+    retry was settled."""
     rows = rabbitmqctl("list_queues", "-p", sandbox.vhost, "name", "messages")
     depths = dict(row.split("\t") for row in rows.splitlines()[1:] if "\t" in row)
+    own = tuple(f"{service}." for service in services)
     return all(
         int(messages) == 0
         for name, messages in depths.items()
-        if (name == service or name.startswith((f"{service}.", "celery_delayed_")))
-        and not name.endswith(".dlq")
+        if (name in services or name.startswith((*own, "celery_delayed_"))) and not name.endswith(".dlq")
     )

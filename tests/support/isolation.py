@@ -43,12 +43,17 @@ def create_sandbox(label: str = "t") -> Sandbox:
     return sandbox
 
 
+def redis_db(db: int) -> redis.Redis:
+    """A client of one database of the test Redis (local mode gives every service its own)."""
+    return redis.Redis.from_url(REDIS_URL.rsplit("/", 1)[0] + f"/{db}")
+
+
 def destroy_sandbox(sandbox: Sandbox) -> None:
     """The vhost, and the sandbox's keys in database 0 and in each service's own database
     (local mode gives every service one; a `db=` next to a URL would be ignored)."""
     rabbitmqctl("delete_vhost", sandbox.vhost)
     for db in {0, *REDIS_DB.values()}:
-        client = redis.Redis.from_url(REDIS_URL.rsplit("/", 1)[0] + f"/{db}")
+        client = redis_db(db)
         keys = list(client.scan_iter(f"{sandbox.redis_prefix}*", count=1000))
         for start in range(0, len(keys), 1000):
             client.delete(*keys[start : start + 1000])
