@@ -15,7 +15,8 @@
 Reported: sustained end-to-end orders/s (per flat-out phase: orders / (last email - first
 POST); the median), placed → confirmed and placed → email sent latency at the steady rate,
 intake (POST) latency, CPU per order with its profile (CPU by process, broker messages and
-Redis commands per order), and the ratio of the medians, shop to chain. Progress goes to
+Redis commands per order), the chain's CPU per order split the same way (its processes,
+broker, Redis), and the ratio of the medians, shop to chain. Progress goes to
 stderr; results to artifacts/bench/ (JSON, PNG); the last line printed is one JSON object
 with the headline figures.
 """
@@ -40,6 +41,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from multiprocessing.connection import Connection
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 import pika
@@ -204,12 +206,14 @@ def place_orders(
 
 
 class CpuMeter:
-    """CPU seconds used by the stack's processes (and, apart, the broker and Redis) between
-    start() and stop(). Sampled every half second, so processes that come and go (gunicorn
-    recycles its workers) count up to their last sample."""
+    """CPU seconds used by a process tree (the stack under supervisord, or the bare chain
+    under this process) and, apart, by the broker and Redis, between start() and stop().
+    Sampled every half second, so processes that come and go (gunicorn recycles its
+    workers) count up to their last sample."""
 
-    def __init__(self, supervisord_pid: int) -> None:
-        self.supervisord = psutil.Process(supervisord_pid)
+    def __init__(self, root_pid: int, group: str = "stack") -> None:
+        self.root = psutil.Process(root_pid)
+        self.tree = group
         self.first: dict[int, float] = {}
         self.last: dict[int, float] = {}
         self.group: dict[int, str] = {}
@@ -218,9 +222,9 @@ class CpuMeter:
         self._thread = threading.Thread(target=self._sample_forever, daemon=True)
 
     def _processes(self) -> Iterator[tuple[str, psutil.Process]]:
-        yield "stack", self.supervisord  # it carries every process's output to the log files
-        for child in self.supervisord.children(recursive=True):
-            yield "stack", child
+        yield self.tree, self.root  # supervisord carries every process's output to the log files
+        for child in self.root.children(recursive=True):
+            yield self.tree, child
         for process in psutil.process_iter(["name"]):
             name = process.info["name"] or ""
             if name.startswith("beam.smp"):
@@ -237,7 +241,7 @@ class CpuMeter:
                 self.last[process.pid] = used
                 if process.pid not in self.group:
                     self.group[process.pid] = group
-                    self.label[process.pid] = _label(process) if group == "stack" else group
+                    self.label[process.pid] = _label(process) if group == self.tree else group
 
     def _sample_forever(self) -> None:
         while not self._stop.wait(0.5):
@@ -251,7 +255,7 @@ class CpuMeter:
         self._stop.set()
         self._thread.join()
         self._sample()
-        used: dict[str, float] = {"stack": 0.0, "rabbitmq": 0.0, "redis": 0.0}
+        used: dict[str, float] = {self.tree: 0.0, "rabbitmq": 0.0, "redis": 0.0}
         by_process: dict[str, float] = {}
         for pid, last in self.last.items():
             delta = last - self.first.get(pid, 0.0)
@@ -386,7 +390,7 @@ def wait_for(observer: Observer, placed: int, timeout: float) -> dict[str, int]:
         time.sleep(0.2)
 
 
-def bench_stack(args: argparse.Namespace, measure_chain: Callable[[], dict[str, float]]) -> dict[str, object]:
+def bench_stack(args: argparse.Namespace, measure_chain: Callable[[], dict[str, Any]]) -> dict[str, object]:
     """The shop's phases; `measure_chain` runs before each flat-out phase, on the idle shop."""
     overrides = dict(item.split("=", 1) for item in args.env)
     with sandboxed_stack(overrides) as (sandbox, stack):
@@ -589,10 +593,13 @@ def save(result: dict[str, object], out: Path) -> None:
     profile.tick_params(axis="y", labelsize=8)
     profile.set_xlabel("CPU ms per order, flat out")
     broker = per_order["broker_messages"]
+    chain_cpu = result["chain"]["cpu_ms_per_order"]
     profile.set_title(
         f"{stack['flat']['cpu_ms_per_order']} ms CPU per order; per order the broker\n"
         f"enqueued {broker['enqueued']:.1f}, delivered {broker['delivered']:.1f}; "
-        f"Redis ran {per_order['redis_commands']:.0f} commands",
+        f"Redis ran {per_order['redis_commands']:.0f} commands\n"
+        f"(bare chain: {sum(chain_cpu.values()):.1f} ms, broker {chain_cpu['rabbitmq']:.1f}, "
+        f"for 4 enqueues and 4 deliveries)",
         fontsize=9,
     )
     fig.tight_layout()
@@ -604,6 +611,12 @@ def save(result: dict[str, object], out: Path) -> None:
 def report(result: dict[str, object]) -> None:
     stack = result["stack"]
     paced, flat = stack["paced"], stack["flat"]
+    by_process = flat["per_order"]["cpu_ms_by_process"]
+    shop_cpu = {
+        "stack": flat["cpu_ms_per_order_stack"],
+        "rabbitmq": by_process.get("rabbitmq", 0.0),
+        "redis": by_process.get("redis", 0.0),
+    }
     lines = [
         "",
         f"End-to-end benchmark, {result['when']}, {os.cpu_count()} CPUs",
@@ -625,9 +638,22 @@ def report(result: dict[str, object]) -> None:
         f"  bare chain: {result['chain_orders_per_s']:,.1f} orders/s, the median of "
         f"{[round(run['orders_per_s'], 1) for run in result['chain']['runs']]}; "
         f"ratio of the medians {result['ratio_to_chain']:.2f}",
+        f"  bare chain CPU ms per order (medians): {result['chain']['cpu_ms_per_order']}, for 4 enqueues "
+        f"and 4 deliveries; the shop: {shop_cpu}",
         "",
     ]
     print("\n".join(lines), flush=True)
+
+
+def measure_chain(sandbox: Sandbox, orders: int) -> dict[str, Any]:
+    """One run of the bare chain, with the CPU it took per order: its processes (driver
+    included), the broker and Redis, the same split as the shop's profile."""
+    meter = CpuMeter(os.getpid(), group="chain")
+    meter.start()
+    run: dict[str, Any] = dict(chain.measure(sandbox.amqp_url, REDIS_URL, sandbox.redis_prefix, orders))
+    used, _ = meter.stop()
+    run["cpu_ms_per_order"] = {group: round(1000 * seconds / orders, 2) for group, seconds in used.items()}
+    return run
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -656,21 +682,23 @@ def main(argv: list[str] | None = None) -> int:
 
     sandbox = create_sandbox("chain")
     try:
-        stack = bench_stack(
-            args, lambda: chain.measure(sandbox.amqp_url, REDIS_URL, sandbox.redis_prefix, args.chain_orders)
-        )
+        stack = bench_stack(args, lambda: measure_chain(sandbox, args.chain_orders))
     finally:
         destroy_sandbox(sandbox)
     orders_per_s = stack["flat"]["orders_per_s"]
     chain_runs = stack.pop("chain_runs")
     chain_orders_per_s = statistics.median(run["orders_per_s"] for run in chain_runs)
+    chain_cpu = {
+        group: round(statistics.median(run["cpu_ms_per_order"][group] for run in chain_runs), 2)
+        for group in chain_runs[0]["cpu_ms_per_order"]
+    }
     result = {
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
         "settings": {**vars(args), "out": str(args.out)},
         "orders_per_s": orders_per_s,
         "chain_orders_per_s": round(chain_orders_per_s, 1),
         "ratio_to_chain": round(orders_per_s / chain_orders_per_s, 3),
-        "chain": {"runs": chain_runs},
+        "chain": {"runs": chain_runs, "cpu_ms_per_order": chain_cpu},
         "stack": stack,
     }
     save(result, args.out)
