@@ -595,11 +595,10 @@ def save(result: dict[str, object], out: Path) -> None:
     broker = per_order["broker_messages"]
     chain_cpu = result["chain"]["cpu_ms_per_order"]
     profile.set_title(
-        f"{stack['flat']['cpu_ms_per_order']} ms CPU per order; per order the broker\n"
-        f"enqueued {broker['enqueued']:.1f}, delivered {broker['delivered']:.1f}; "
-        f"Redis ran {per_order['redis_commands']:.0f} commands\n"
-        f"(bare chain: {sum(chain_cpu.values()):.1f} ms, broker {chain_cpu['rabbitmq']:.1f}, "
-        f"for 4 enqueues and 4 deliveries)",
+        f"{stack['flat']['cpu_ms_per_order']} ms CPU per order (bare chain "
+        f"{sum(chain_cpu.values()):.1f}, its broker {chain_cpu['rabbitmq']:.1f})\n"
+        f"broker per order: {broker['enqueued']:.0f} enqueued, {broker['delivered']:.0f} delivered "
+        f"(chain 4 and 4)\nRedis per order: {per_order['redis_commands']:.0f} commands",
         fontsize=9,
     )
     fig.tight_layout()
