@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import email.policy
 import os
+import re
 import smtplib
 import threading
 import time
@@ -28,19 +29,26 @@ from shared.settings import Settings
 
 DEFAULT_SENDER = "Event-Driven Shop <orders@shop.example>"
 MAX_LINE = 998  # RFC 5322 2.1.1: a line MUST NOT be longer (78 is only a SHOULD)
+# Printable ASCII and tabs, nothing a mail system could read as a line break or a control
+_PLAIN_LINE = re.compile(rf"[\t\x20-\x7e]{{0,{MAX_LINE}}}")
 
 
 class _PlainHeaders(Compat32):
     """Headers kept as the strings we wrote: the default policy parses every header into
     objects (most of a worker's CPU per email) to validate what we composed ourselves, and
     compat32 still runs each one through `email.header.Header` to fold it at 78 columns.
-    An ASCII header within SMTP's hard line limit is written on one line as it is."""
+    A header of plain printable ASCII within SMTP's hard line limit is written on one line
+    as it is; anything else is folded (or refused) by compat32 as before."""
 
     content_manager = raw_data_manager
 
+    def fold(self, name: str, value: str) -> str:
+        line = f"{name}: {value}"
+        return f"{line}{self.linesep}" if _PLAIN_LINE.fullmatch(line) else super().fold(name, value)
+
     def fold_binary(self, name: str, value: str) -> bytes:
         line = f"{name}: {value}"
-        if line.isascii() and len(line) <= MAX_LINE and "\r" not in line and "\n" not in line:
+        if _PLAIN_LINE.fullmatch(line):
             return f"{line}{self.linesep}".encode("ascii")
         return super().fold_binary(name, value)
 
@@ -69,7 +77,8 @@ def compose(notification: Notification, sender: str = DEFAULT_SENDER) -> EmailMe
             f"We are sorry: your order {notification.order_id} was cancelled "
             f"({notification.detail.replace('_', ' ')}). You have not been charged.\n"
         )
-    if text.isascii():  # sent as it reads, not quoted-printable (also cheaper to write)
+    if all(_PLAIN_LINE.fullmatch(line) for line in text.splitlines()):
+        # sent as it reads, not quoted-printable (also cheaper to write)
         message.set_content(text, charset="us-ascii", cte="7bit")
     else:
         message.set_content(text)

@@ -5,8 +5,11 @@ from __future__ import annotations
 import email.policy
 import io
 from email import message_from_bytes
+from email.errors import HeaderParseError
 from email.generator import BytesGenerator
 from email.message import EmailMessage
+
+import pytest
 
 from services.notifications.mailer import compose
 from services.notifications.model import Notification
@@ -68,3 +71,18 @@ def test_an_address_beyond_ascii_gets_the_full_policy() -> None:
 
     parsed = message_from_bytes(message.as_bytes(policy=email.policy.SMTPUTF8), policy=email.policy.default)
     assert parsed["To"] == "zoë@exämple.com"
+
+
+def test_a_body_line_past_the_limit_is_encoded_not_sent_as_is() -> None:
+    wire = as_sent(compose(notification("order.cancelled", reason="x" * 1200)))
+
+    assert b"Content-Transfer-Encoding: 7bit" not in wire
+    assert all(len(line) <= 998 for line in wire.split(b"\r\n"))
+    assert "x" * 1200 in message_from_bytes(wire, policy=email.policy.default).get_content()
+
+
+def test_a_header_with_a_control_character_is_not_written_as_is() -> None:
+    message = compose(notification("order.cancelled", order_id="o\x1cBcc: eve@example.com", reason="r"))
+
+    with pytest.raises(HeaderParseError):
+        as_sent(message)
