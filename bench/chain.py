@@ -12,13 +12,17 @@ SMTP, no HTTP: what is left is the broker and Redis work every order needs at le
 
 from __future__ import annotations
 
+import contextlib
 import json
 import multiprocessing
+import resource
 import time
 import uuid
+from collections.abc import Callable
 from multiprocessing.connection import Connection
 
 import pika
+import psutil
 import redis
 
 EXCHANGE = "chain.events"
@@ -28,6 +32,7 @@ HOPS = (
     ("chain.notifications", "order.confirmed", "notification.sent"),
 )
 SINK = ("chain.sink", "notification.sent")
+MESSAGES_PER_ORDER = len(HOPS) + 1  # enqueued and delivered: one per hop, one to the sink
 PREFETCH = 100
 QUORUM = {"x-queue-type": "quorum"}
 PERSISTENT = pika.BasicProperties(
@@ -118,8 +123,16 @@ def _consumers_ready(amqp_url: str) -> bool:
         connection.close()
 
 
-def measure(amqp_url: str, redis_url: str, prefix: str, orders: int) -> dict[str, float]:
-    """Orders per second through the chain: first `order.placed` sent → last `notification.sent` in."""
+def measure(
+    amqp_url: str,
+    redis_url: str,
+    prefix: str,
+    orders: int,
+    window: Callable[[], contextlib.AbstractContextManager[object]] = contextlib.nullcontext,
+) -> dict[str, float]:
+    """Orders per second through the chain: first `order.placed` sent → last `notification.sent` in,
+    and the CPU seconds the chain's processes (driver included, start-up left out) took.
+    `window` wraps the measured part, for measuring more around it (the broker's CPU)."""
     _declare(amqp_url)
     ctx = multiprocessing.get_context("spawn")
     receiver, sender = ctx.Pipe(duplex=False)
@@ -136,23 +149,42 @@ def measure(amqp_url: str, redis_url: str, prefix: str, orders: int) -> dict[str
             if time.monotonic() > deadline:
                 raise RuntimeError("the chain's consumers did not start")
             time.sleep(0.1)
-        connection = pika.BlockingConnection(pika.URLParameters(amqp_url))
-        channel = connection.channel()
-        channel.confirm_delivery()
-        started = time.time()
-        for index in range(orders):
-            channel.basic_publish(EXCHANGE, "order.placed", _placed(f"c-{index}"), PERSISTENT, mandatory=True)
-        connection.close()
-        if not receiver.poll(timeout=max(120.0, orders / 20)):
-            raise RuntimeError("the chain did not deliver every order")
-        finished = receiver.recv()
-        return {
-            "orders": orders,
-            "seconds": finished - started,
-            "orders_per_s": orders / (finished - started),
-        }
+        start_up = sum(_cpu_s(psutil.Process(child.pid)) for child in children)
+        reaped_before = _reaped_children_cpu_s()
+        with window():
+            driver_before = time.thread_time()
+            connection = pika.BlockingConnection(pika.URLParameters(amqp_url))
+            channel = connection.channel()
+            channel.confirm_delivery()
+            started = time.time()
+            for index in range(orders):
+                channel.basic_publish(
+                    EXCHANGE, "order.placed", _placed(f"c-{index}"), PERSISTENT, mandatory=True
+                )
+            connection.close()
+            if not receiver.poll(timeout=max(120.0, orders / 20)):
+                raise RuntimeError("the chain did not deliver every order")
+            finished = receiver.recv()
+            driver_s = time.thread_time() - driver_before
     finally:
         for child in children:
             if child.is_alive():
                 child.kill()
-            child.join()
+            child.join()  # reaped: its CPU, to its last instant, is in RUSAGE_CHILDREN
+    hops_s = _reaped_children_cpu_s() - reaped_before - start_up
+    return {
+        "orders": orders,
+        "seconds": finished - started,
+        "orders_per_s": orders / (finished - started),
+        "cpu_s": driver_s + hops_s,
+    }
+
+
+def _cpu_s(process: psutil.Process) -> float:
+    times = process.cpu_times()
+    return times.user + times.system
+
+
+def _reaped_children_cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime

@@ -206,14 +206,12 @@ def place_orders(
 
 
 class CpuMeter:
-    """CPU seconds used by a process tree (the stack under supervisord, or the bare chain
-    under this process) and, apart, by the broker and Redis, between start() and stop().
-    Sampled every half second, so processes that come and go (gunicorn recycles its
-    workers) count up to their last sample."""
+    """CPU seconds used by the broker, Redis and, if given, the stack (supervisord and every
+    process under it), between start() and stop(). Sampled every half second, so processes
+    that come and go (gunicorn recycles its workers) count up to their last sample."""
 
-    def __init__(self, root_pid: int, group: str = "stack") -> None:
-        self.root = psutil.Process(root_pid)
-        self.tree = group
+    def __init__(self, supervisord_pid: int | None = None) -> None:
+        self.supervisord = psutil.Process(supervisord_pid) if supervisord_pid else None
         self.first: dict[int, float] = {}
         self.last: dict[int, float] = {}
         self.group: dict[int, str] = {}
@@ -222,9 +220,10 @@ class CpuMeter:
         self._thread = threading.Thread(target=self._sample_forever, daemon=True)
 
     def _processes(self) -> Iterator[tuple[str, psutil.Process]]:
-        yield self.tree, self.root  # supervisord carries every process's output to the log files
-        for child in self.root.children(recursive=True):
-            yield self.tree, child
+        if self.supervisord:
+            yield "stack", self.supervisord  # it carries every process's output to the log files
+            for child in self.supervisord.children(recursive=True):
+                yield "stack", child
         for process in psutil.process_iter(["name"]):
             name = process.info["name"] or ""
             if name.startswith("beam.smp"):
@@ -241,7 +240,7 @@ class CpuMeter:
                 self.last[process.pid] = used
                 if process.pid not in self.group:
                     self.group[process.pid] = group
-                    self.label[process.pid] = _label(process) if group == self.tree else group
+                    self.label[process.pid] = _label(process) if group == "stack" else group
 
     def _sample_forever(self) -> None:
         while not self._stop.wait(0.5):
@@ -255,7 +254,9 @@ class CpuMeter:
         self._stop.set()
         self._thread.join()
         self._sample()
-        used: dict[str, float] = {self.tree: 0.0, "rabbitmq": 0.0, "redis": 0.0}
+        used: dict[str, float] = {"rabbitmq": 0.0, "redis": 0.0}
+        if self.supervisord:
+            used["stack"] = 0.0
         by_process: dict[str, float] = {}
         for pid, last in self.last.items():
             delta = last - self.first.get(pid, 0.0)
@@ -413,7 +414,7 @@ def bench_stack(args: argparse.Namespace, measure_chain: Callable[[], dict[str, 
         wait_for(observer, len(placements.orders), args.drain_timeout)
 
         broker_before = settled_broker_traffic(sandbox.vhost)
-        chain_runs: list[dict[str, float]] = []
+        chain_runs: list[dict[str, Any]] = []
         cpu_s: Counter[str] = Counter()
         cpu_by_process: Counter[str] = Counter()
         commands: Counter[str] = Counter()
@@ -478,7 +479,9 @@ def summarize(
             "rounds": rounds,
             "cpu_s": {k: round(v, 2) for k, v in cpu_s.items()},
             "cpu_ms_per_order": round(1000 * cpu_total / flat_done, 2) if flat_done else None,
-            "cpu_ms_per_order_stack": round(1000 * cpu_s["stack"] / flat_done, 2) if flat_done else None,
+            "cpu_ms_per_order_by_group": {
+                k: round(1000 * v / max(1, flat_done), 2) for k, v in cpu_s.items()
+            },
         },
         "paced": {
             "orders": len(paced),
@@ -597,8 +600,9 @@ def save(result: dict[str, object], out: Path) -> None:
     profile.set_title(
         f"{stack['flat']['cpu_ms_per_order']} ms CPU per order (bare chain "
         f"{sum(chain_cpu.values()):.1f}, its broker {chain_cpu['rabbitmq']:.1f})\n"
-        f"broker per order: {broker['enqueued']:.0f} enqueued, {broker['delivered']:.0f} delivered "
-        f"(chain 4 and 4)\nRedis per order: {per_order['redis_commands']:.0f} commands",
+        f"broker per order: {broker['enqueued']:.1f} enqueued, {broker['delivered']:.1f} delivered "
+        f"(chain {chain.MESSAGES_PER_ORDER} and {chain.MESSAGES_PER_ORDER})\n"
+        f"Redis per order: {per_order['redis_commands']:.0f} commands",
         fontsize=9,
     )
     fig.tight_layout()
@@ -610,12 +614,7 @@ def save(result: dict[str, object], out: Path) -> None:
 def report(result: dict[str, object]) -> None:
     stack = result["stack"]
     paced, flat = stack["paced"], stack["flat"]
-    by_process = flat["per_order"]["cpu_ms_by_process"]
-    shop_cpu = {
-        "stack": flat["cpu_ms_per_order_stack"],
-        "rabbitmq": by_process.get("rabbitmq", 0.0),
-        "redis": by_process.get("redis", 0.0),
-    }
+    chain_cpu = result["chain"]["cpu_ms_per_order"]
     lines = [
         "",
         f"End-to-end benchmark, {result['when']}, {os.cpu_count()} CPUs",
@@ -625,9 +624,9 @@ def report(result: dict[str, object]) -> None:
         f"end to end, the median of {[r['orders_per_s'] for r in flat['rounds']]} "
         f"({flat['orders']} orders; intake {[r['intake_orders_per_s'] for r in flat['rounds']]}/s, "
         f"POST p50/p99 {stack['intake_ms_flat']['p50']}/{stack['intake_ms_flat']['p99']} ms)",
-        f"  CPU per order: {flat['cpu_ms_per_order']} ms "
-        f"({flat['cpu_ms_per_order_stack']} ms in the stack's "
-        f"processes; CPU s {flat['cpu_s']})",
+        f"  CPU ms per order: {flat['cpu_ms_per_order']}, {flat['cpu_ms_per_order_by_group']} "
+        f"(CPU s {flat['cpu_s']}); the bare chain: {sum(chain_cpu.values()):.2f}, {chain_cpu} "
+        f"({chain.MESSAGES_PER_ORDER} enqueues and deliveries per order)",
         f"  at {result['settings']['rate']} orders/s: "
         f"placed→confirmed {paced['latency_ms']['confirmed']} ms, "
         f"placed→email {paced['latency_ms']['notified']} ms, intake {paced['intake_ms']} ms",
@@ -637,21 +636,29 @@ def report(result: dict[str, object]) -> None:
         f"  bare chain: {result['chain_orders_per_s']:,.1f} orders/s, the median of "
         f"{[round(run['orders_per_s'], 1) for run in result['chain']['runs']]}; "
         f"ratio of the medians {result['ratio_to_chain']:.2f}",
-        f"  bare chain CPU ms per order (medians): {result['chain']['cpu_ms_per_order']}, for 4 enqueues "
-        f"and 4 deliveries; the shop: {shop_cpu}",
         "",
     ]
     print("\n".join(lines), flush=True)
 
 
 def measure_chain(sandbox: Sandbox, orders: int) -> dict[str, Any]:
-    """One run of the bare chain, with the CPU it took per order: its processes (driver
-    included), the broker and Redis, the same split as the shop's profile."""
-    meter = CpuMeter(os.getpid(), group="chain")
-    meter.start()
-    run: dict[str, Any] = dict(chain.measure(sandbox.amqp_url, REDIS_URL, sandbox.redis_prefix, orders))
-    used, _ = meter.stop()
-    run["cpu_ms_per_order"] = {group: round(1000 * seconds / orders, 2) for group, seconds in used.items()}
+    """One run of the bare chain with the CPU seconds it took, split like the shop's profile:
+    the chain's processes (it measures them itself), the broker and Redis."""
+    meter = CpuMeter()
+    around: dict[str, float] = {}
+
+    @contextlib.contextmanager
+    def window() -> Iterator[None]:
+        meter.start()
+        try:
+            yield
+        finally:
+            around.update(meter.stop()[0])
+
+    run: dict[str, Any] = dict(
+        chain.measure(sandbox.amqp_url, REDIS_URL, sandbox.redis_prefix, orders, window=window)
+    )
+    run["cpu_s"] = {"chain": round(run["cpu_s"], 3), **{k: round(v, 3) for k, v in around.items()}}
     return run
 
 
@@ -687,9 +694,10 @@ def main(argv: list[str] | None = None) -> int:
     orders_per_s = stack["flat"]["orders_per_s"]
     chain_runs = stack.pop("chain_runs")
     chain_orders_per_s = statistics.median(run["orders_per_s"] for run in chain_runs)
-    chain_cpu = {
-        group: round(statistics.median(run["cpu_ms_per_order"][group] for run in chain_runs), 2)
-        for group in chain_runs[0]["cpu_ms_per_order"]
+    chain_orders = sum(run["orders"] for run in chain_runs)
+    chain_cpu = {  # pooled over the rounds, as the shop's is
+        group: round(1000 * sum(run["cpu_s"][group] for run in chain_runs) / chain_orders, 2)
+        for group in chain_runs[0]["cpu_s"]
     }
     result = {
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
