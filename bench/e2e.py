@@ -600,8 +600,8 @@ def save(result: dict[str, object], out: Path) -> None:
     profile.set_title(
         f"{stack['flat']['cpu_ms_per_order']} ms CPU per order (bare chain "
         f"{sum(chain_cpu.values()):.1f}, its broker {chain_cpu['rabbitmq']:.1f})\n"
-        f"broker per order: {broker['enqueued']:.1f} enqueued, {broker['delivered']:.1f} delivered "
-        f"(chain {chain.MESSAGES_PER_ORDER} and {chain.MESSAGES_PER_ORDER})\n"
+        f"broker: {broker['enqueued']:.1f} enqueued, {broker['delivered']:.1f} delivered per order "
+        f"(chain {chain.MESSAGES_PER_ORDER}, {chain.MESSAGES_PER_ORDER})\n"
         f"Redis per order: {per_order['redis_commands']:.0f} commands",
         fontsize=9,
     )
