@@ -4,8 +4,8 @@ Task queues are private to a service (`<service>.tasks`) and are quorum queues o
 topic exchange of the same name, which lets Celery's native delayed delivery carry
 retry countdowns without holding tasks in worker memory. A task is acked after it ran
 (`acks_late`), requeued if its worker dies (`reject_on_worker_lost`), dead-lettered to
-`<service>.dlq` once its retries are spent, published with confirms, one at a time per
-worker thread (prefetch 1), JSON only.
+`<service>.dlq` once its retries are spent (at-least-once, like the event queues), published
+with confirms, one at a time per worker thread (prefetch 1), JSON only.
 """
 
 from __future__ import annotations
@@ -39,12 +39,13 @@ def celery_init_app(app: Flask, service: str) -> Celery:
         name,
         Exchange(name, type="topic", durable=True),
         routing_key=name,
-        queue_arguments={
-            "x-queue-type": "quorum",
-            "x-delivery-limit": topology.DELIVERY_LIMIT,
-            "x-dead-letter-exchange": topology.DEAD_LETTER_EXCHANGE,
-            "x-dead-letter-routing-key": service,
-        },
+        queue_arguments=topology.reliable_quorum(
+            **{
+                "x-delivery-limit": topology.DELIVERY_LIMIT,
+                "x-dead-letter-exchange": topology.DEAD_LETTER_EXCHANGE,
+                "x-dead-letter-routing-key": service,
+            }
+        ),
     )
     celery = Celery(app.name, task_cls=FlaskTask)
     celery.conf.update(

@@ -83,8 +83,10 @@ def shared_topology() -> Topology:
     ]
 
 
-def _reliable_quorum(**extra: Any) -> dict[str, Any]:
-    """Quorum queue that dead-letters at-least-once (needs reject-publish overflow)."""
+def reliable_quorum(**extra: Any) -> dict[str, Any]:
+    """Arguments of a quorum queue that dead-letters at-least-once (which needs reject-publish
+    overflow): a dead letter leaves the queue only once its target confirmed it. Also for the
+    Celery task queues (shared.celery_app)."""
     return {
         "x-queue-type": "quorum",
         "x-dead-letter-strategy": "at-least-once",
@@ -99,7 +101,7 @@ def service_topology(service: str, event_types: list[str] | tuple[str, ...]) -> 
         *shared_topology(),
         Queue(
             service,
-            _reliable_quorum(
+            reliable_quorum(
                 **{
                     "x-delivery-limit": DELIVERY_LIMIT,
                     "x-dead-letter-exchange": DEAD_LETTER_EXCHANGE,
@@ -116,7 +118,7 @@ def service_topology(service: str, event_types: list[str] | tuple[str, ...]) -> 
         objects.append(
             Queue(
                 retry_queue(service, delay),
-                _reliable_quorum(
+                reliable_quorum(
                     **{
                         "x-message-ttl": delay * 1000,
                         "x-dead-letter-exchange": "",

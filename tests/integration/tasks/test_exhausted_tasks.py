@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -18,6 +19,13 @@ ROOT = Path(__file__).resolve().parents[3]
 def messages(sandbox: Sandbox, queue: str) -> int:
     rows = rabbitmqctl("list_queues", "-p", sandbox.vhost, "name", "messages").splitlines()
     return int(dict(row.split("\t") for row in rows if "\t" in row).get(queue, "-1"))
+
+
+def queue_arguments(sandbox: Sandbox, queue: str) -> dict[str, object]:
+    """The arguments the queue was declared with (rabbitmqctl lists them as name, type, value)."""
+    listing = rabbitmqctl("list_queues", "-p", sandbox.vhost, "name", "arguments", "--formatter", "json")
+    row = next(row for row in json.loads(listing) if row["name"] == queue)
+    return {name: value for name, _type, value in row["arguments"]}
 
 
 def test_a_task_out_of_retries_lands_in_the_service_dlq(sandbox: Sandbox, tmp_path: Path) -> None:
@@ -60,6 +68,10 @@ def test_a_task_out_of_retries_lands_in_the_service_dlq(sandbox: Sandbox, tmp_pa
         )
         wait_until(lambda: messages(sandbox, "tasktest.dlq") == 1, 60, 0.5, "the task in tasktest.dlq")
         assert messages(sandbox, "tasktest.tasks") == 0
+        # as the worker declared it: a dead letter leaves the task queue only once the DLQ has it
+        arguments = queue_arguments(sandbox, "tasktest.tasks")
+        assert arguments["x-dead-letter-strategy"] == "at-least-once"
+        assert arguments["x-overflow"] == "reject-publish"
     finally:
         worker.terminate()
         worker.wait(timeout=30)
