@@ -39,13 +39,7 @@ def celery_init_app(app: Flask, service: str) -> Celery:
         name,
         Exchange(name, type="topic", durable=True),
         routing_key=name,
-        queue_arguments=topology.reliable_quorum(
-            **{
-                "x-delivery-limit": topology.DELIVERY_LIMIT,
-                "x-dead-letter-exchange": topology.DEAD_LETTER_EXCHANGE,
-                "x-dead-letter-routing-key": service,
-            }
-        ),
+        queue_arguments=topology.dead_lettering_to(service),
     )
     celery = Celery(app.name, task_cls=FlaskTask)
     celery.conf.update(

@@ -85,8 +85,7 @@ def shared_topology() -> Topology:
 
 def reliable_quorum(**extra: Any) -> dict[str, Any]:
     """Arguments of a quorum queue that dead-letters at-least-once (which needs reject-publish
-    overflow): a dead letter leaves the queue only once its target confirmed it. Also for the
-    Celery task queues (shared.celery_app)."""
+    overflow): a dead letter leaves the queue only once its target confirmed it."""
     return {
         "x-queue-type": "quorum",
         "x-dead-letter-strategy": "at-least-once",
@@ -95,20 +94,23 @@ def reliable_quorum(**extra: Any) -> dict[str, Any]:
     }
 
 
+def dead_lettering_to(service: str) -> dict[str, Any]:
+    """Arguments of a queue whose poison and exhausted messages end in `<service>.dlq`: the
+    service's event queue, and its Celery task queue (shared.celery_app)."""
+    return reliable_quorum(
+        **{
+            "x-delivery-limit": DELIVERY_LIMIT,
+            "x-dead-letter-exchange": DEAD_LETTER_EXCHANGE,
+            "x-dead-letter-routing-key": service,
+        }
+    )
+
+
 def service_topology(service: str, event_types: list[str] | tuple[str, ...]) -> Topology:
     """The queues one subscribing service owns, bound to the event types it handles."""
     objects: Topology = [
         *shared_topology(),
-        Queue(
-            service,
-            reliable_quorum(
-                **{
-                    "x-delivery-limit": DELIVERY_LIMIT,
-                    "x-dead-letter-exchange": DEAD_LETTER_EXCHANGE,
-                    "x-dead-letter-routing-key": service,
-                }
-            ),
-        ),
+        Queue(service, dead_lettering_to(service)),
         # A parking lot, read by people (the dashboard peeks and requeues): classic, so no
         # delivery limit (4.x gives quorum queues one by default) can ever drop a dead letter.
         Queue(dead_letter_queue(service), {"x-queue-type": "classic"}),
