@@ -43,14 +43,15 @@ class _PlainHeaders(Compat32):
     content_manager = raw_data_manager
 
     def fold(self, name: str, value: str) -> str:
-        line = f"{name}: {value}"
-        return f"{line}{self.linesep}" if _PLAIN_LINE.fullmatch(line) else super().fold(name, value)
+        return self._as_written(name, value) or super().fold(name, value)
 
     def fold_binary(self, name: str, value: str) -> bytes:
+        line = self._as_written(name, value)
+        return line.encode("ascii") if line else super().fold_binary(name, value)
+
+    def _as_written(self, name: str, value: str) -> str | None:
         line = f"{name}: {value}"
-        if _PLAIN_LINE.fullmatch(line):
-            return f"{line}{self.linesep}".encode("ascii")
-        return super().fold_binary(name, value)
+        return f"{line}{self.linesep}" if _PLAIN_LINE.fullmatch(line) else None
 
 
 PLAIN_HEADERS = _PlainHeaders(linesep="\r\n")
