@@ -16,7 +16,6 @@ from __future__ import annotations
 import functools
 import json
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -57,12 +56,6 @@ def mail_url() -> str:
 
 def smtp_url() -> str:
     return f"smtp://127.0.0.1:{os.environ.get('SMTP_SINK_PORT', 1025)}"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @functools.cache

@@ -40,7 +40,6 @@ from demos.common import (
     artifacts,
     emails_by_order,
     emit,
-    free_port,
     intake_summary,
     make,
     order_statuses,
@@ -53,6 +52,7 @@ from demos.common import (
     url,
     wait_for,
 )
+from infra.ports import free_port
 
 NAME = "demo-failure"
 LATENCY_BAR = 1.2

@@ -17,8 +17,9 @@ from pathlib import Path
 import pytest
 import requests
 
+from infra.ports import free_port
 from tests.support.devstack import DevStack, running_dev_stack
-from tests.support.stack import ROOT, free_port
+from tests.support.stack import ROOT
 
 pytestmark = pytest.mark.slow
 

@@ -10,8 +10,9 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from infra.ports import free_port
 from tests.support.isolation import Sandbox, create_sandbox, destroy_sandbox, rabbitmqctl
-from tests.support.stack import PORT_VARIABLES, ROOT, free_port
+from tests.support.stack import PORT_VARIABLES, ROOT
 
 
 class DevStack:

@@ -11,7 +11,6 @@ import collections
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -21,6 +20,7 @@ from pathlib import Path
 
 import requests
 
+from infra.ports import free_port
 from infra.stack import core_topology, procfile, shell_command
 from shared import topology
 from tests.support.isolation import Sandbox, create_sandbox, destroy_sandbox
@@ -36,12 +36,6 @@ PORT_VARIABLES = (
     "SMTP_SINK_PORT",
     "SMTP_SINK_HTTP_PORT",
 )
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass
