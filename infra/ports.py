@@ -20,12 +20,13 @@ _handed_out: set[int] = set()
 
 def free_port() -> int:
     """A port nothing listens on, outside the range outgoing connections take theirs from."""
+    ephemeral = _first_ephemeral_port()
     for _ in range(1_000):
-        port = random.randrange(LOWEST, _first_ephemeral_port())
+        port = random.randrange(LOWEST, ephemeral)
         if port not in _handed_out and _is_free(port):
             _handed_out.add(port)
             return port
-    raise RuntimeError(f"no free port between {LOWEST} and {_first_ephemeral_port()}")
+    raise RuntimeError(f"no free port from {LOWEST} up to {ephemeral}")
 
 
 def _first_ephemeral_port() -> int:
