@@ -27,7 +27,6 @@ import argparse
 import json
 import multiprocessing
 import platform
-import resource
 import statistics
 import subprocess
 import threading
@@ -38,6 +37,7 @@ from pathlib import Path
 
 import pika
 
+from bench import cpu_time
 from shared import topology
 from shared.consumer import EventConsumer
 from shared.envelope import Event, new_event
@@ -83,12 +83,6 @@ def make_events(count: int) -> list[Event]:
 # ---- consumers (each in its own process, so publisher and consumer do not share a GIL) ----
 
 
-def cpu_s() -> float:
-    """CPU time of this process so far, all threads."""
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
 def library_consumer(
     amqp_url: str, count: int, done: multiprocessing.connection.Connection, workers: int = 4
 ) -> None:
@@ -103,10 +97,10 @@ def library_consumer(
         with lock:
             seen += 1
             if seen == 1:
-                first_cpu = cpu_s()
+                first_cpu = cpu_time.of_this_process()
             last = seen == count
         if last:
-            done.send((time.monotonic(), (cpu_s() - first_cpu) / max(1, count - 1)))
+            done.send((time.monotonic(), (cpu_time.of_this_process() - first_cpu) / max(1, count - 1)))
             consumer.stop()
 
     consumer = EventConsumer(SERVICE, {EVENT_TYPE: handle}, settings, prefetch=PREFETCH, workers=workers)

@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import json
 import multiprocessing
-import resource
 import time
 import uuid
 from collections.abc import Callable
@@ -24,6 +23,8 @@ from multiprocessing.connection import Connection
 import pika
 import psutil
 import redis
+
+from bench import cpu_time
 
 EXCHANGE = "chain.events"
 HOPS = (
@@ -149,8 +150,8 @@ def measure(
             if time.monotonic() > deadline:
                 raise RuntimeError("the chain's consumers did not start")
             time.sleep(0.1)
-        start_up = sum(_cpu_s(psutil.Process(child.pid)) for child in children)
-        reaped_before = _reaped_children_cpu_s()
+        start_up = sum(cpu_time.of_process(psutil.Process(child.pid)) for child in children)
+        reaped_before = cpu_time.of_reaped_children()
         with window():
             driver_before = time.thread_time()
             connection = pika.BlockingConnection(pika.URLParameters(amqp_url))
@@ -171,20 +172,10 @@ def measure(
             if child.is_alive():
                 child.kill()
             child.join()  # reaped: its CPU, to its last instant, is in RUSAGE_CHILDREN
-    hops_s = _reaped_children_cpu_s() - reaped_before - start_up
+    hops_s = cpu_time.of_reaped_children() - reaped_before - start_up
     return {
         "orders": orders,
         "seconds": finished - started,
         "orders_per_s": orders / (finished - started),
         "cpu_s": driver_s + hops_s,
     }
-
-
-def _cpu_s(process: psutil.Process) -> float:
-    times = process.cpu_times()
-    return times.user + times.system
-
-
-def _reaped_children_cpu_s() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime

@@ -49,7 +49,7 @@ import psutil
 import redis
 import requests
 
-from bench import chain
+from bench import chain, cpu_time
 from infra.dev import LocalStack
 from infra.ports import free_port
 from shared.topology import EVENTS_EXCHANGE
@@ -235,8 +235,7 @@ class CpuMeter:
     def _sample(self, initial: bool = False) -> None:
         for group, process in self._processes():
             with contextlib.suppress(psutil.Error):
-                times = process.cpu_times()
-                used = times.user + times.system
+                used = cpu_time.of_process(process)
                 self.first.setdefault(process.pid, used if initial else 0.0)  # new since start(): all of it
                 self.last[process.pid] = used
                 if process.pid not in self.group:
