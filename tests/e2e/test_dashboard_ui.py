@@ -10,7 +10,6 @@ screenshot under artifacts/screenshots/.
 
 from __future__ import annotations
 
-import json
 import re
 import uuid
 from collections.abc import Iterator
@@ -21,9 +20,10 @@ import pytest
 import requests
 from playwright.sync_api import Browser, Locator, Page, expect
 
-from shared.envelope import CONTENT_TYPE, new_event
-from shared.topology import EVENTS_EXCHANGE
+from shared.envelope import decode
+from shared.publisher import Publisher
 from tests.support.browser import LAPTOP, PHONE, chromium, chromium_available, screenshot
+from tests.support.events import unlisted
 from tests.support.isolation import Sandbox
 from tests.support.stack import Stack, processes_of, running_stack
 from tests.support.waiting import wait_until
@@ -32,7 +32,6 @@ PROCESSES = processes_of("orders", "payments", "notifications", "dashboard")
 PAYMENTS = ("payments-consumer", "payments-worker")
 SUBSCRIBER_QUEUES = ("orders", "payments", "notifications", "dashboard")
 ORDER_EVENTS = ("order.placed", "payment.authorized", "order.confirmed", "notification.sent")
-CONFIRMED = {"customer_email": "cy@example.com", "total_cents": 1250}
 BROKER_STATS_S = 30  # the management API refreshes queue depths and consumer counts every 5 s
 
 pytestmark = [
@@ -173,28 +172,12 @@ def test_an_event_type_the_contract_does_not_list_yet_streams_in_too(
     _stack, sandbox = shop
     order_id = place_from_ui(page, unique_email("cy"), "tok_visa")
     expect(card(page, order_id, "CONFIRMED")).to_be_visible(timeout=30_000)
-    wire = json.loads(
-        new_event("order.confirmed", CONFIRMED | {"order_id": order_id}, source="orders").to_json()
-    )
-    body = {
-        **wire,
-        "type": "points.awarded",
-        "source": "loyalty",
-        "data": {"order_id": order_id, "points": 12},
-    }
-    connection = pika.BlockingConnection(pika.URLParameters(sandbox.amqp_url))
+    awarded = decode(unlisted({"order_id": order_id, "points": 12}, subject=order_id), any_type=True)
+    publisher = Publisher(sandbox.amqp_url, name="test-loyalty")
     try:
-        channel = connection.channel()
-        channel.confirm_delivery()
-        channel.basic_publish(
-            EVENTS_EXCHANGE,
-            "points.awarded",
-            json.dumps(body).encode(),
-            pika.BasicProperties(content_type=CONTENT_TYPE, delivery_mode=pika.DeliveryMode.Persistent),
-            mandatory=True,
-        )
+        publisher.publish(awarded)  # as a newer service would: confirmed, routed by its type
     finally:
-        connection.close()
+        publisher.close()
 
     expect(rows(page, order_id, "points.awarded")).to_have_count(1, timeout=30_000)
     expect(card(page, order_id, "CONFIRMED")).to_be_visible()  # an unknown type changes no status

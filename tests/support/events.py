@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 from shared.envelope import Event, new_event
+
+POINTS = {"order_id": "o-1", "points": 12}
 
 
 def order_placed(token: str = "tok_visa", order_id: str = "o-1") -> Event:
@@ -19,3 +24,13 @@ def order_placed(token: str = "tok_visa", order_id: str = "o-1") -> Event:
         },
         source="orders",
     )
+
+
+def unlisted(
+    data: dict[str, Any] = POINTS, event_type: str = "points.awarded", subject: str | None = "o-1"
+) -> bytes:
+    """An event of a type shared/contract.py does not list yet, on the wire as a newer
+    service would send it: a valid envelope (its own id) with that type and its data."""
+    wire = json.loads(order_placed().to_json())
+    body = {**wire, "type": event_type, "source": "loyalty", "subject": subject, "data": data}
+    return json.dumps(body).encode()

@@ -5,7 +5,6 @@ and the Redis feed that fans events out to every browser session.
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime, timedelta
 
 import pika
@@ -17,6 +16,7 @@ from services.dashboard.dead_letters import DeadLetterQueues, NoSuchQueue
 from shared import topology
 from shared.envelope import Event, decode, new_event
 from shared.publisher import Publisher
+from tests.support.events import unlisted
 from tests.support.isolation import REDIS_URL, Sandbox
 from tests.support.waiting import wait_until
 
@@ -129,9 +129,7 @@ def test_the_feed_shows_a_type_the_contract_does_not_list_yet(sandbox: Sandbox) 
     redis = Redis.from_url(REDIS_URL, decode_responses=True)
     key = f"{sandbox.redis_prefix}dashboard:feed"
     before = feed.last_id(redis, key)
-    wire = json.loads(confirmed("o-1").to_json())
-    body = json.dumps({**wire, "type": "points.awarded", "data": {"order_id": "o-1", "points": 12}})
-    feed.append(redis, key, decode(body.encode(), any_type=True))
+    feed.append(redis, key, decode(unlisted(), any_type=True))
 
     _after, [shown] = feed.follow(redis, key, before, block_ms=100)
 

@@ -8,6 +8,7 @@ import pytest
 
 from shared.contract import EVENT_TYPES, OrderPlaced
 from shared.envelope import CONTENT_TYPE, InvalidEvent, decode, new_event
+from tests.support.events import unlisted
 
 ORDER = {
     "order_id": "o-1",
@@ -25,13 +26,8 @@ def test_an_event_survives_the_wire_unchanged():
     assert decode(event.to_json()) == event
 
 
-def a_type_the_contract_does_not_list_yet() -> bytes:
-    wire = json.loads(new_event("order.placed", ORDER, source="orders").to_json())
-    return json.dumps({**wire, "type": "points.awarded", "data": {"order_id": "o-1", "points": 12}}).encode()
-
-
 def test_a_type_the_contract_does_not_list_is_refused_unless_any_type_is_observed():
-    body = a_type_the_contract_does_not_list_yet()
+    body = unlisted()
 
     with pytest.raises(InvalidEvent, match=r"unknown event type 'points\.awarded'"):
         decode(body)

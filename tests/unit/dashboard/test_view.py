@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime, timedelta
 
 from services.dashboard.view import DashboardView, Snapshot, chart_points, epoch_ms
 from shared.envelope import Event, decode, new_event
+from tests.support.events import unlisted
 
 PLACED_AT = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 ORDER = "order-1"
@@ -165,9 +165,7 @@ def test_only_placements_and_notifications_make_chart_points() -> None:
 
 def untyped(event_type: str, data: dict, subject: str | None) -> Event:
     """A type the contract does not list yet, decoded as the dashboard does."""
-    wire = json.loads(placed().to_json())
-    body = {**wire, "type": event_type, "subject": subject, "data": data}
-    return decode(json.dumps(body).encode(), any_type=True)
+    return decode(unlisted(data, event_type, subject), any_type=True)
 
 
 def test_a_type_the_contract_does_not_list_is_shown_without_changing_the_order() -> None:
