@@ -3,6 +3,8 @@
 # Two modes, same targets: docker compose where a Docker engine answers (`docker info`),
 # otherwise local processes under supervisord (infra/dev.py). Force one with MODE=local or
 # MODE=compose. Both run the commands of infra/Procfile.
+# No registry reachable? `make images` builds every image from Debian packages and PyPI, and
+# OFFLINE=1 makes the compose-mode targets use them (infra/compose.offline.yml).
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
@@ -16,7 +18,10 @@ REDIS_HOST ?= 127.0.0.1
 
 # Evaluated only by the targets that use it, so `make test` never asks Docker.
 MODE ?= $(shell docker info >/dev/null 2>&1 && echo compose || echo local)
-COMPOSE := docker compose
+OFFLINE ?=
+export OFFLINE
+# docker compose with the files of the mode, after checks that say what to do (infra/compose.py).
+COMPOSE := $(BIN)/python -m infra.compose
 DEV := $(BIN)/python -m infra.dev
 # In compose, SERVICE=payments means every payments-* service; SERVICE=payments-worker just that one.
 compose_services = $(if $(filter compose,$(MODE)),$(shell $(COMPOSE) --profile '*' config --services | grep -xE '$(SERVICE)(-[a-z]+)?'))
@@ -42,13 +47,17 @@ test: venv check-services ## Run the whole test suite (unit, integration, e2e) o
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 .PHONY: lint
-lint: venv ## Ruff lint and format check, hadolint on the Dockerfile
+lint: venv ## Ruff lint and format check, hadolint on the Dockerfiles
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/hadolint Dockerfile
+	$(BIN)/hadolint Dockerfile infra/images/*/Dockerfile
+
+.PHONY: images
+images: venv ## Build every image compose needs from Debian packages and PyPI (no registry needed)
+	@$(BIN)/python -m infra.images.build
 
 .PHONY: run
-run: ## Run the whole stack: docker compose up --build where Docker runs, else `make dev`
+run: venv ## Run the whole stack: docker compose up --build --wait where Docker runs, else `make dev`
 	@if [ "$(MODE)" = compose ]; then \
 	  $(COMPOSE) up --build --detach --wait && $(COMPOSE) ps && \
 	  echo "UI http://localhost:8000  APIs :8001-8004  RabbitMQ http://localhost:15672  Flower http://localhost:5555  Mailpit http://localhost:8025"; \
@@ -59,29 +68,29 @@ dev: venv check-services ## Run the whole stack as local processes (supervisord)
 	@$(DEV) up
 
 .PHONY: down
-down: ## Stop the whole stack
-	@$(call by_mode,$(COMPOSE) down,$(DEV) down)
+down: venv ## Stop the whole stack (compose: volumes kept; `$(COMPOSE) down --volumes` drops them)
+	@$(call by_mode,$(COMPOSE) --profile '*' down,$(DEV) down)
 
 .PHONY: logs
-logs: ## Follow the logs of every process, prefixed by process name
+logs: venv ## Follow the logs of every process, prefixed by process name
 	@$(call by_mode,$(COMPOSE) logs --follow --tail 20,$(DEV) logs)
 
 .PHONY: ps
-ps: ## List the processes and their state
+ps: venv ## List the processes and their state
 	@$(call by_mode,$(COMPOSE) ps,$(DEV) ps)
 
 .PHONY: stop
-stop: ## Stop a service (SERVICE=payments) or one process type (SERVICE=payments-worker)
+stop: venv ## Stop a service (SERVICE=payments) or one process type (SERVICE=payments-worker)
 	$(require_service)
 	@$(call by_mode,$(COMPOSE) stop $(compose_services),$(DEV) stop $(SERVICE))
 
 .PHONY: start
-start: ## Start again what `make stop SERVICE=x` stopped
+start: venv ## Start again what `make stop SERVICE=x` stopped
 	$(require_service)
-	@$(call by_mode,$(COMPOSE) up --detach --no-deps $(compose_services),$(DEV) start $(SERVICE))
+	@$(call by_mode,$(COMPOSE) up --detach --wait --no-deps $(compose_services),$(DEV) start $(SERVICE))
 
 .PHONY: scale
-scale: ## Run N replicas of a process type: SERVICE=notifications-worker N=4
+scale: venv ## Run N replicas of a process type: SERVICE=notifications-worker N=4
 	$(require_service)
 	$(if $(N),,$(error N is required, e.g. N=4))
 	@$(call by_mode,$(COMPOSE) up --detach --no-deps --no-recreate --scale $(SERVICE)=$(N) $(SERVICE),$(DEV) scale $(SERVICE) $(N))

@@ -30,6 +30,8 @@ import pika
 import pika.exceptions
 import requests
 
+from infra import compose
+
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = Path(os.environ.get("ARTIFACTS_DIR", ROOT / "artifacts"))
 TOKENS = ("tok_visa", "tok_visa", "tok_visa", "tok_chargeDeclined")
@@ -75,7 +77,8 @@ def broker_url() -> str:
     if os.environ.get("DEMO_AMQP_URL"):
         return os.environ["DEMO_AMQP_URL"]
     if mode() == "compose":
-        return f"amqp://admin:{os.environ.get('RABBITMQ_ADMIN_PASSWORD', 'admin')}@127.0.0.1:5672/%2F"
+        password = os.environ.get("RABBITMQ_ADMIN_PASSWORD", "admin")
+        return f"amqp://admin:{password}@127.0.0.1:{os.environ.get('RABBITMQ_PORT', 5672)}/%2F"
     return os.environ.get("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/%2F")
 
 
@@ -159,13 +162,7 @@ def wait_for(condition: Callable[[], Any], timeout: float, what: str, interval: 
 def service_processes(service: str) -> dict[str, str]:
     """`pid@start time` of each running process of a service: a restart changes it."""
     if mode() == "compose":
-        ids = subprocess.run(
-            ["docker", "compose", "ps", "--quiet", "--status", "running"],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.split()
+        ids = compose.run("ps", "--quiet", "--status", "running").split()
         if not ids:
             return {}
         inspect = subprocess.run(

@@ -1,7 +1,8 @@
 """The image's HEALTHCHECK, for whichever process type the container runs.
 
 A web process (gunicorn with --bind, PID 1 thanks to the `exec` of its command) must answer
-/healthz. Relays, consumers and workers open no port: they exit when they lose the broker,
+/healthz; so must the SMTP sink's HTTP API (--http-port), which stands in for Mailpit
+offline. Relays, consumers and workers open no port: they exit when they lose the broker,
 and their restart policy brings them back, so a running container is a healthy one.
 """
 
@@ -14,8 +15,8 @@ from pathlib import Path
 
 
 def bound_port(cmdline: str) -> int | None:
-    match = re.search(r"--bind[ =]\S*:(\d+)", cmdline)
-    return int(match.group(1)) if match else None
+    match = re.search(r"--bind[ =]\S*:(\d+)|--http-port[ =](\d+)", cmdline)
+    return int(match.group(1) or match.group(2)) if match else None
 
 
 def main() -> int:

@@ -5,7 +5,7 @@ the tests and demos use, so they read mail the same way in both modes:
 
     GET    /api/v1/messages?start=0&limit=50   newest first, like Mailpit
     DELETE /api/v1/messages                    delete every message
-    GET    /readyz, /livez
+    GET    /healthz, /readyz, /livez
 
     python -m infra.smtp_sink --smtp-port 1025 --http-port 8025
 """
@@ -121,7 +121,7 @@ def http_handler(mailbox: Mailbox) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             url = urlsplit(self.path)
-            if url.path in ("/readyz", "/livez"):
+            if url.path in ("/healthz", "/readyz", "/livez"):
                 self._reply(HTTPStatus.OK, "ok")
             elif url.path == "/api/v1/messages":
                 query = parse_qs(url.query)

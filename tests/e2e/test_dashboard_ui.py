@@ -10,7 +10,6 @@ screenshot under artifacts/screenshots/.
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections.abc import Iterator
 
@@ -22,7 +21,16 @@ from playwright.sync_api import Browser, Locator, Page, expect
 
 from shared.envelope import decode
 from shared.publisher import Publisher
-from tests.support.browser import LAPTOP, PHONE, chromium, chromium_available, screenshot
+from tests.support.browser import (
+    LAPTOP,
+    PHONE,
+    card,
+    chromium,
+    chromium_available,
+    place_from_ui,
+    screenshot,
+    unique_email,
+)
 from tests.support.events import unlisted
 from tests.support.isolation import Sandbox
 from tests.support.stack import Stack, processes_of, running_stack
@@ -103,21 +111,6 @@ def record_card_states(page: Page) -> None:
     )
 
 
-def place_from_ui(page: Page, email: str, token: str) -> str:
-    """Place an order with the shop form; returns its id once the orders API accepted it."""
-    status = page.locator("#shop-status")
-    page.evaluate("delete document.querySelector('#shop-status').dataset.orderId")
-    page.fill("#email", email)
-    page.check(f'input[name="payment_token"][value="{token}"]')
-    page.click("#place-order")
-    expect(status).to_have_attribute("data-order-id", re.compile(".+"), timeout=10_000)
-    return status.get_attribute("data-order-id")
-
-
-def card(page: Page, order_id: str, status: str) -> Locator:
-    return page.locator(f'[data-cards="{status}"] > li[data-order="{order_id}"]')
-
-
 def cards_of(page: Page, email: str, status: str) -> Locator:
     return page.locator(f'[data-cards="{status}"] [data-testid="order-card"]', has_text=email)
 
@@ -125,10 +118,6 @@ def cards_of(page: Page, email: str, status: str) -> Locator:
 def rows(page: Page, order_id: str, event_type: str | None = None) -> Locator:
     of_type = f'[data-type="{event_type}"]' if event_type else ""
     return page.locator(f'#events-body tr[data-order="{order_id}"]{of_type}')
-
-
-def unique_email(label: str) -> str:
-    return f"{label}-{uuid.uuid4().hex[:8]}@example.com"
 
 
 def test_an_order_placed_in_the_ui_moves_to_confirmed_and_its_events_stream_in(page: Page) -> None:

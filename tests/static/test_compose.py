@@ -8,6 +8,7 @@ from pathlib import Path
 
 import yaml
 
+from infra.images.build import IMAGES, PYTHON_BASE
 from infra.stack import procfile
 from tests.static.conftest import COMPOSE_FILE, tool
 
@@ -98,3 +99,25 @@ def test_ports_are_those_of_the_design_and_scalable_processes_have_none(compose_
     for process in procfile().values():
         if process.scalable:
             assert published[process.name] == [], f"{process.name} must scale: no fixed host port"
+
+
+def test_offline_every_image_is_one_make_images_builds_and_none_is_pulled(offline_config):
+    built = {image.image for image in IMAGES}
+    for name, service in offline_config["services"].items():
+        assert service["image"] in built, f"{name}: `make images` does not build {service['image']}"
+        if "build" in service:
+            assert service["build"]["args"]["BASE_IMAGE"] == PYTHON_BASE, name
+            assert "--no-index" in service["build"]["args"]["PIP_INSTALL_OPTIONS"], name
+        else:
+            assert service["pull_policy"] == "never", name
+
+
+def test_offline_keeps_every_service_command_port_and_healthcheck_but_the_mailpit_stand_in(
+    compose_config, offline_config
+):
+    for name, service in compose_config["services"].items():
+        offline = offline_config["services"][name]
+        assert offline.get("ports") == service.get("ports"), name
+        if name != "mailpit":
+            assert offline.get("command") == service.get("command"), name
+            assert offline.get("healthcheck") == service.get("healthcheck"), name

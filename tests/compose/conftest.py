@@ -1,0 +1,39 @@
+"""The compose suite: the shop in real containers, built here without a registry.
+
+It runs whenever a Docker engine answers, and says why it skipped where none does. One
+stack serves the whole suite (building and starting it is most of the time); the modules
+run in name order, so the one that takes the stack down and up again comes last.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.support.composestack import ComposeStack, docker_engine_answers, running_compose_stack
+
+pytestmark = pytest.mark.slow
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    if docker_engine_answers():
+        return
+    skip = pytest.mark.skip(
+        reason="no Docker engine answers (`docker info` failed): the compose suite needs one"
+    )
+    for item in items:
+        if "tests/compose/" in str(item.path):
+            item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def started_shop(tmp_path_factory) -> Iterator[tuple[ComposeStack, float]]:
+    artifacts = str(tmp_path_factory.mktemp("compose-artifacts"))
+    with running_compose_stack(ARTIFACTS_DIR=artifacts) as started:
+        yield started
+
+
+@pytest.fixture
+def shop(started_shop: tuple[ComposeStack, float]) -> ComposeStack:
+    return started_shop[0]

@@ -1,0 +1,79 @@
+"""The shop in containers as a person meets it: `make images`, `OFFLINE=1 make run`, the
+dashboard in a browser, then `make stop`, `make start` and `make scale` on the live stack."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import requests
+from playwright.sync_api import expect
+
+from demos.common import OrderLoad, order_statuses
+from tests.support.browser import LAPTOP, card, chromium, place_from_ui, screenshot, unique_email
+from tests.support.composestack import ComposeStack
+from tests.support.mailbox import Mailbox
+from tests.support.waiting import wait_until
+
+TERMINAL = {"CONFIRMED", "CANCELLED"}
+
+
+def test_every_container_is_healthy_within_two_minutes_of_make_run(started_shop):
+    shop, seconds_to_healthy = started_shop
+    assert seconds_to_healthy < 120
+    assert shop.all_healthy()
+    print(f"make run: every container healthy after {seconds_to_healthy:.0f} s")
+
+
+def test_the_app_image_stays_small():
+    inspect = subprocess.run(
+        ["docker", "image", "inspect", "--format", "{{json .Size}}", "event-driven-shop:dev"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert json.loads(inspect.stdout) <= 250_000_000
+
+
+def test_an_order_placed_in_the_dashboard_is_confirmed_and_mailed(shop: ComposeStack):
+    with chromium() as browser:
+        page = browser.new_context(viewport=LAPTOP).new_page()
+        page.goto(shop.url("DASHBOARD_PORT"))
+        expect(page.locator("#connection")).to_have_attribute("data-state", "live", timeout=20_000)
+        order_id = place_from_ui(page, unique_email("compose"), "tok_visa")
+        expect(card(page, order_id, "CONFIRMED")).to_be_visible(timeout=30_000)
+        screenshot(page, "compose-order-confirmed")
+    mailbox = Mailbox(shop.url("SMTP_SINK_HTTP_PORT"))
+    wait_until(lambda: any(m.order_id == order_id for m in mailbox.list()), 30, 0.5, "the email")
+
+
+def test_orders_wait_while_payments_is_stopped_and_complete_once_it_starts(shop: ComposeStack):
+    shop.make("stop", "SERVICE=payments")
+    assert shop.containers("payments-consumer") == [] and shop.containers("payments-worker") == []
+    load = OrderLoad(shop.url("ORDERS_PORT"), tokens=("tok_visa", "tok_chargeDeclined"))
+    load.place(10, rate_per_s=10)
+    load.close()
+    assert [r.status_code for r in load.records] == [202] * 10
+    assert set(order_statuses(load.accepted(), shop.url("ORDERS_PORT")).values()) == {"PENDING"}
+
+    shop.make("start", "SERVICE=payments")
+    final = wait_until(
+        lambda: all_terminal(shop, load.accepted()), 60, 0.5, "every order terminal after the restart"
+    )
+    assert set(final.values()) == TERMINAL
+
+
+def test_notification_workers_scale_to_four_consumers_and_back(shop: ComposeStack):
+    shop.make("scale", "SERVICE=notifications-worker", "N=4")
+    assert len(shop.containers("notifications-worker")) == 4
+    wait_until(lambda: shop.consumers("notifications.tasks") == 4, 60, 0.5, "4 consumers on the queue")
+
+    shop.make("scale", "SERVICE=notifications-worker", "N=1")
+    assert len(shop.containers("notifications-worker")) == 1
+    wait_until(lambda: shop.consumers("notifications.tasks") == 1, 60, 0.5, "1 consumer on the queue")
+    assert requests.get(shop.url("NOTIFICATIONS_PORT") + "/readyz", timeout=5).status_code == 200
+
+
+def all_terminal(shop: ComposeStack, order_ids: list[str]) -> dict[str, str | None] | None:
+    statuses = order_statuses(order_ids, shop.url("ORDERS_PORT"))
+    return statuses if set(statuses.values()) <= TERMINAL else None

@@ -1,0 +1,147 @@
+"""The docker compose stack, offline (`make images`, `OFFLINE=1 make run`), in its own project.
+
+Its own compose project (containers, network and volumes of its own) and free host ports,
+so it runs beside a developer's stack and beside the local RabbitMQ and Redis the rest of
+the suite uses. Driven with make exactly as a person does; `down --volumes` afterwards.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import requests
+
+from infra import compose
+from infra.ports import free_port
+from tests.support.stack import ROOT
+from tests.support.waiting import wait_until
+
+# Every host port docker-compose.yml publishes, by the variable that moves it.
+PORT_VARIABLES = (
+    "DASHBOARD_PORT",
+    "ORDERS_PORT",
+    "PAYMENTS_PORT",
+    "NOTIFICATIONS_PORT",
+    "LOYALTY_PORT",
+    "RABBITMQ_PORT",
+    "RABBITMQ_MANAGEMENT_PORT",
+    "REDIS_PORT",
+    "SMTP_SINK_PORT",
+    "SMTP_SINK_HTTP_PORT",
+    "FLOWER_PORT",
+)
+ADMIN = ("admin", "admin")  # infra/rabbitmq/definitions.json as committed (no .env)
+
+
+def docker_engine_answers() -> bool:
+    try:
+        return subprocess.run(["docker", "info"], capture_output=True, timeout=30).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+@dataclass
+class ComposeStack:
+    project: str = field(default_factory=lambda: f"shoptest-{uuid.uuid4().hex[:6]}")
+    ports: dict[str, str] = field(default_factory=lambda: {v: str(free_port()) for v in PORT_VARIABLES})
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {
+            **os.environ,
+            **self.ports,
+            **self.extra_env,
+            "MODE": "compose",
+            "OFFLINE": "1",
+            "COMPOSE_PROJECT_NAME": self.project,
+        }
+
+    def make(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+        # `-o .venv/bin/.installed`: the test runs inside that virtualenv, never rebuild it.
+        result = subprocess.run(
+            ["make", "--no-print-directory", "-o", ".venv/bin/.installed", *args],
+            cwd=ROOT,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+        assert result.returncode == 0, f"make {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}"
+        return result
+
+    def compose(self, *args: str, timeout: float = 120) -> str:
+        result = subprocess.run(
+            compose.command(*args, environ=self.env),
+            cwd=ROOT,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+        assert result.returncode == 0, f"compose {' '.join(args)} failed:\n{result.stderr}"
+        return result.stdout
+
+    def url(self, variable: str) -> str:
+        return f"http://127.0.0.1:{self.ports[variable]}"
+
+    def containers(self, service: str, status: str = "running") -> list[str]:
+        """Names of a compose service's containers in that state."""
+        return self.compose("ps", "--status", status, "--format", "{{.Name}}", service).split()
+
+    def docker(self, *args: str) -> None:
+        subprocess.run(["docker", *args], check=True, capture_output=True, timeout=120)
+
+    def queue(self, name: str) -> dict:
+        response = requests.get(
+            f"{self.url('RABBITMQ_MANAGEMENT_PORT')}/api/queues/%2F/{name}", auth=ADMIN, timeout=5
+        )
+        response.raise_for_status()
+        return response.json()
+
+    def consumers(self, queue: str) -> int:
+        return int(self.queue(queue).get("consumers", 0))
+
+    def all_healthy(self) -> bool:
+        """Every container of the stack runs, and those with a healthcheck report healthy."""
+        rows = self.compose("ps", "--all", "--format", "{{.State}} {{.Health}}").splitlines()
+        return bool(rows) and all(
+            row.split()[0] == "running" and row.split()[1:] in ([], ["healthy"]) for row in rows
+        )
+
+    def wait_healthy(self, timeout: float = 120) -> None:
+        wait_until(self.all_healthy, timeout, 1.0, "every container healthy")
+
+    def logs(self) -> str:
+        return self.compose("logs", "--no-color", "--tail", "40")
+
+
+@contextlib.contextmanager
+def running_compose_stack(**env: str) -> Iterator[tuple[ComposeStack, float]]:
+    """`make images` then `OFFLINE=1 make run` in a project of its own; yields the stack and the
+    seconds `make run` took to all healthy. Removed with its volumes afterwards."""
+    stack = ComposeStack(extra_env=env)
+    try:
+        stack.make("images", timeout=900)
+        started = time.monotonic()
+        stack.make("run", timeout=300)
+        yield stack, time.monotonic() - started
+    except BaseException:
+        print(stack.logs())
+        raise
+    finally:
+        subprocess.run(
+            compose.command("down", "--volumes", "--remove-orphans", "--timeout", "5", environ=stack.env),
+            cwd=ROOT,
+            env=stack.env,
+            capture_output=True,
+            timeout=180,
+            check=False,
+        )
