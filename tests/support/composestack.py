@@ -138,7 +138,9 @@ def running_compose_stack(**env: str) -> Iterator[tuple[ComposeStack, float]]:
         raise
     finally:
         subprocess.run(
-            compose.command("down", "--volumes", "--remove-orphans", "--timeout", "5", environ=stack.env),
+            compose.command(
+                "--profile", "*", "down", "--volumes", "--remove-orphans", "--timeout", "5", environ=stack.env
+            ),
             cwd=ROOT,
             env=stack.env,
             capture_output=True,
