@@ -50,10 +50,18 @@ def command(*args: str, environ: Mapping[str, str] = os.environ) -> list[str]:
     return [*binary(), "--project-directory", str(ROOT), *chosen, *args]
 
 
-def run(*args: str, check: bool = True) -> str:
+def run(*args: str, environ: Mapping[str, str] = os.environ, timeout: float = 120) -> str:
     """Run compose and return what it printed (for tests and demos that read its state)."""
-    result = subprocess.run(command(*args), capture_output=True, text=True, check=False, cwd=ROOT)
-    if check and result.returncode != 0:
+    result = subprocess.run(
+        command(*args, environ=environ),
+        cwd=ROOT,
+        env=dict(environ),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    if result.returncode != 0:
         raise subprocess.CalledProcessError(result.returncode, result.args, result.stdout, result.stderr)
     return result.stdout
 
@@ -62,10 +70,9 @@ def config() -> dict[str, Any]:
     return json.loads(run("config", "--format", "json"))
 
 
-def containers(*services: str, all_states: bool = False) -> list[dict[str, Any]]:
-    """`compose ps` as dicts (Service, Name, State, Health, Publishers, ...)."""
-    output = run("ps", "--format", "json", *(["--all"] if all_states else []), *services)
-    return [json.loads(line) for line in output.splitlines() if line.strip()]
+def containers() -> list[dict[str, Any]]:
+    """The running containers of the project, as `compose ps` describes them (Name, Publishers, ...)."""
+    return [json.loads(line) for line in run("ps", "--format", "json").splitlines() if line.strip()]
 
 
 # --- before `up` --------------------------------------------------------------------------------

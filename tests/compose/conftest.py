@@ -11,17 +11,17 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.support.composestack import ComposeStack, docker_engine_answers, running_compose_stack
+from infra.compose import engine_problem
+from tests.support.composestack import ComposeStack, running_compose_stack
 
 pytestmark = pytest.mark.slow
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    if docker_engine_answers():
+    problem = engine_problem()
+    if problem is None:
         return
-    skip = pytest.mark.skip(
-        reason="no Docker engine answers (`docker info` failed): the compose suite needs one"
-    )
+    skip = pytest.mark.skip(reason=f"the compose suite needs a Docker engine: {problem}")
     for item in items:
         if "tests/compose/" in str(item.path):
             item.add_marker(skip)

@@ -19,7 +19,7 @@ import requests
 
 from infra import compose
 from infra.ports import free_port
-from tests.support.stack import ROOT
+from tests.support.stack import make
 from tests.support.waiting import wait_until
 
 # Every host port docker-compose.yml publishes, by the variable that moves it.
@@ -37,13 +37,6 @@ PORT_VARIABLES = (
     "FLOWER_PORT",
 )
 ADMIN = ("admin", "admin")  # infra/rabbitmq/definitions.json as committed (no .env)
-
-
-def docker_engine_answers() -> bool:
-    try:
-        return subprocess.run(["docker", "info"], capture_output=True, timeout=30).returncode == 0
-    except (OSError, subprocess.TimeoutExpired):
-        return False
 
 
 @dataclass
@@ -64,30 +57,10 @@ class ComposeStack:
         }
 
     def make(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
-        # `-o .venv/bin/.installed`: the test runs inside that virtualenv, never rebuild it.
-        result = subprocess.run(
-            ["make", "--no-print-directory", "-o", ".venv/bin/.installed", *args],
-            cwd=ROOT,
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-        )
-        assert result.returncode == 0, f"make {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}"
-        return result
+        return make(self.env, *args, timeout=timeout)
 
-    def compose(self, *args: str, timeout: float = 120) -> str:
-        result = subprocess.run(
-            compose.command(*args, environ=self.env),
-            cwd=ROOT,
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
-        assert result.returncode == 0, f"compose {' '.join(args)} failed:\n{result.stderr}"
-        return result.stdout
+    def compose(self, *args: str) -> str:
+        return compose.run(*args, environ=self.env)
 
     def url(self, variable: str) -> str:
         return f"http://127.0.0.1:{self.ports[variable]}"
@@ -137,13 +110,5 @@ def running_compose_stack(**env: str) -> Iterator[tuple[ComposeStack, float]]:
         print(stack.logs())
         raise
     finally:
-        subprocess.run(
-            compose.command(
-                "--profile", "*", "down", "--volumes", "--remove-orphans", "--timeout", "5", environ=stack.env
-            ),
-            cwd=ROOT,
-            env=stack.env,
-            capture_output=True,
-            timeout=180,
-            check=False,
-        )
+        # Every profile: loyalty's containers too, once the subscriber demo started them.
+        stack.compose("--profile", "*", "down", "--volumes", "--remove-orphans", "--timeout", "5")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from infra.ports import free_port
 from tests.support.isolation import Sandbox, create_sandbox, destroy_sandbox, rabbitmqctl
-from tests.support.stack import PORT_VARIABLES, ROOT
+from tests.support.stack import PORT_VARIABLES, ROOT, make
 
 
 class DevStack:
@@ -31,17 +31,7 @@ class DevStack:
         }
 
     def make(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
-        # `-o .venv/bin/.installed`: the test runs inside that virtualenv, never rebuild it.
-        result = subprocess.run(
-            ["make", "--no-print-directory", "-o", ".venv/bin/.installed", *args],
-            cwd=ROOT,
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-        )
-        assert result.returncode == 0, f"make {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}"
-        return result
+        return make(self.env, *args, timeout=timeout)
 
     def url(self, variable: str) -> str:
         return f"http://127.0.0.1:{self.ports[variable]}"

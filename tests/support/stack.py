@@ -157,3 +157,18 @@ def running_stack(
         finally:
             stack.stop_all()
             destroy_sandbox(sandbox)
+
+
+def make(env: dict[str, str], *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    """A make target, as a person types it, in `env`; a failure shows what make printed."""
+    # `-o .venv/bin/.installed`: the test runs inside that virtualenv, never rebuild it.
+    result = subprocess.run(
+        ["make", "--no-print-directory", "-o", ".venv/bin/.installed", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    assert result.returncode == 0, f"make {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}"
+    return result
