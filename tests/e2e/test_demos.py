@@ -75,8 +75,12 @@ def test_failure_of_payments_loses_nothing_here_and_orders_in_the_coupled_varian
     assert figures["duplicate_emails"] == 0
     assert figures["missing_emails"] == 0
     assert figures["drain_seconds"] < 60
-    # 60 samples per phase make p99 nearly the maximum: allow the noise of a shared machine.
-    assert figures["intake_p99_ms_during"] <= 2 * figures["intake_p99_ms_before"] + 25
+    # Intake does not wait for payments: the median request is as fast during the outage as
+    # before it. p99 of some 50 requests per phase is their slowest one, which measures the
+    # shared machine (one request behind `make stop`'s start-up took 129 ms in CI), so it only
+    # has to stay far from the client's timeout.
+    assert figures["intake_p50_ms_during"] <= 2 * figures["intake_p50_ms_before"] + 10
+    assert figures["intake_p99_ms_during"] < 1000
     coupled = figures["coupled"]
     assert coupled["intake_errors_during"] > 0
     assert coupled["intake_success_rate"] < 1.0
