@@ -47,7 +47,7 @@ class DemoError(Exception):
 
 
 def url(service: str) -> str:
-    """Where a service answers: the DESIGN.md port, moved by <SERVICE>_PORT if set."""
+    """Where a service answers: its port of docs/architecture.md, moved by <SERVICE>_PORT if set."""
     host = os.environ.get("SHOP_HOST", "127.0.0.1")
     return f"http://{host}:{os.environ.get(service.upper() + '_PORT', PORTS[service])}"
 
