@@ -14,17 +14,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+from services.notifications import bootstrap as notifications_bootstrap
+from services.orders import bootstrap as orders_bootstrap
+from services.payments import bootstrap as payments_bootstrap
 from shared.topology import Topology, service_topology, shared_topology
 
 ROOT = Path(__file__).resolve().parents[1]
 PROCFILE = ROOT / "infra" / "Procfile"
 
-# The event types each core service's queue is bound to (DESIGN.md, "consumed by").
-# The services register their handlers themselves; this is what the broker is told at boot.
+# The event types each core service's queue is bound to, read from the handlers its consumer
+# runs (services/<name>/bootstrap.py): what the broker is told at boot is what is handled.
 SUBSCRIPTIONS: dict[str, tuple[str, ...]] = {
-    "orders": ("payment.authorized", "payment.declined"),
-    "payments": ("order.placed",),
-    "notifications": ("order.confirmed", "order.cancelled"),
+    "orders": tuple(orders_bootstrap.HANDLERS),
+    "payments": tuple(payments_bootstrap.HANDLERS),
+    "notifications": tuple(notifications_bootstrap.HANDLERS),
 }
 
 

@@ -15,15 +15,20 @@ from shared.consumer import Handler
 from shared.envelope import Event
 from shared.settings import Settings
 
+# What the notifications consumer subscribes to: its queue is bound to these event types, at
+# the broker's boot too (infra/stack.py reads them), and each is handled by its function.
+HANDLERS = {"order.confirmed": handlers.queue_notification, "order.cancelled": handlers.queue_notification}
+
 
 def event_handlers(
     settings: Settings, redis: Redis, enqueue_send: Callable[[str], None]
 ) -> dict[str, Handler]:
     """The handlers of the notifications consumer, by event type."""
-    queue = functools.partial(
-        handlers.queue_notification, store=RedisNotifications(redis, settings), enqueue_send=enqueue_send
-    )
-    return {"order.confirmed": queue, "order.cancelled": queue}
+    store = RedisNotifications(redis, settings)
+    return {
+        event_type: functools.partial(handle, store=store, enqueue_send=enqueue_send)
+        for event_type, handle in HANDLERS.items()
+    }
 
 
 def send_command(settings: Settings, redis: Redis, publish: Callable[[Event], None]) -> Callable[[str], str]:

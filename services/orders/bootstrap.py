@@ -11,11 +11,12 @@ from services.orders.store import OrderStore
 from shared.consumer import Handler
 from shared.settings import Settings
 
+# What the orders consumer subscribes to: its queue is bound to these event types, at the
+# broker's boot too (infra/stack.py reads them), and each is handled by its function.
+HANDLERS = {"payment.authorized": handlers.confirm_order, "payment.declined": handlers.cancel_order}
+
 
 def bootstrap(settings: Settings, redis: Redis) -> dict[str, Handler]:
     """The event handlers of the orders consumer, by event type."""
     store = OrderStore(redis, settings)
-    return {
-        "payment.authorized": functools.partial(handlers.confirm_order, store=store),
-        "payment.declined": functools.partial(handlers.cancel_order, store=store),
-    }
+    return {event_type: functools.partial(handle, store=store) for event_type, handle in HANDLERS.items()}

@@ -14,6 +14,10 @@ from shared.consumer import Handler
 from shared.envelope import Event
 from shared.settings import Settings
 
+# What the payments consumer subscribes to: its queue is bound to these event types, at the
+# broker's boot too (infra/stack.py reads them), and each is handled by its function.
+HANDLERS = {"order.placed": handlers.request_payment}
+
 
 def event_handlers(
     settings: Settings, redis: Redis, enqueue_charge: Callable[[str], None]
@@ -21,9 +25,8 @@ def event_handlers(
     """The handlers of the payments consumer, by event type."""
     ledger = RedisLedger(redis, settings)
     return {
-        "order.placed": functools.partial(
-            handlers.request_payment, ledger=ledger, enqueue_charge=enqueue_charge
-        )
+        event_type: functools.partial(handle, ledger=ledger, enqueue_charge=enqueue_charge)
+        for event_type, handle in HANDLERS.items()
     }
 
 
