@@ -50,6 +50,7 @@ import redis
 import requests
 
 from bench import chain, cpu_time
+from harness.stats import percentiles
 from infra.dev import LocalStack
 from infra.ports import free_port
 from shared.topology import EVENTS_EXCHANGE
@@ -74,14 +75,6 @@ ORDER = json.dumps(
 
 def progress(message: str) -> None:
     print(f"[bench] {message}", file=sys.stderr, flush=True)
-
-
-def percentiles(samples: list[float]) -> dict[str, float]:
-    if len(samples) < 2:
-        value = round(samples[0], 1) if samples else 0.0
-        return {"p50": value, "p95": value, "p99": value}
-    cuts = statistics.quantiles(samples, n=100, method="inclusive")
-    return {"p50": round(cuts[49], 1), "p95": round(cuts[94], 1), "p99": round(cuts[98], 1)}
 
 
 # ---- the observer: when did each order become terminal, when was its email sent -----------

@@ -30,6 +30,7 @@ import pika
 import pika.exceptions
 import requests
 
+from harness.stats import percentiles
 from infra import compose
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -390,23 +391,13 @@ class OrderLoad:
 # --- figures -----------------------------------------------------------------------------------
 
 
-def percentile(values: list[float], p: float) -> float:
-    """Nearest-rank percentile (no interpolation between two samples)."""
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, round(p / 100 * (len(ordered) - 1))))
-    return ordered[index]
-
-
 def intake_summary(records: list[Intake]) -> dict[str, float]:
     latencies = [r.latency_ms for r in records]
     return {
         "requests": len(records),
         "errors": sum(not r.ok for r in records),
         "success_rate": round(sum(r.ok for r in records) / len(records), 4) if records else 0.0,
-        "p50_ms": round(percentile(latencies, 50), 1),
-        "p99_ms": round(percentile(latencies, 99), 1),
+        **{f"{point}_ms": value for point, value in percentiles(latencies, (50, 99)).items()},
     }
 
 
