@@ -1,7 +1,7 @@
 """The compose suite: the shop in real containers, built here without a registry.
 
 It runs whenever a Docker engine answers, and says why it skipped where none does. One
-stack serves the whole suite (building and starting it is most of the time); the modules
+stack serves the whole compose suite (building and starting it is most of the time); the modules
 run in name order, so the one that takes the stack down and up again comes last.
 """
 
@@ -27,7 +27,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(skip)
 
 
-@pytest.fixture(scope="session")
+# Package scope: the containers go as soon as the last compose test is done, so they do not
+# share the machine with the rest of the suite.
+@pytest.fixture(scope="package")
 def started_shop(tmp_path_factory) -> Iterator[tuple[ComposeStack, float]]:
     artifacts = str(tmp_path_factory.mktemp("compose-artifacts"))
     with running_compose_stack(ARTIFACTS_DIR=artifacts) as started:
