@@ -51,17 +51,19 @@ def cut_off_the_payments_consumer(shop: ComposeStack) -> None:
     shop.docker("network", "connect", network, container)
 
 
+# Each fault, and the share of orders the API must still accept meanwhile: it needs only its
+# Redis (the outbox decouples it from the broker), so only a Redis restart refuses orders.
 FAULTS = {
-    "payments-worker killed": kill_a_payments_worker,
-    "rabbitmq restarted": restart_the_broker,
-    "redis restarted": restart_redis,
-    "payments-consumer cut off for 10 s": cut_off_the_payments_consumer,
+    "payments-worker killed": (kill_a_payments_worker, 1.0),
+    "rabbitmq restarted": (restart_the_broker, 1.0),
+    "redis restarted": (restart_redis, 0.5),
+    "payments-consumer cut off for 10 s": (cut_off_the_payments_consumer, 1.0),
 }
 
 
-@pytest.mark.parametrize("fault", FAULTS.values(), ids=FAULTS.keys())
+@pytest.mark.parametrize(("fault", "intake"), FAULTS.values(), ids=FAULTS.keys())
 def test_a_fault_under_load_loses_and_doubles_nothing(
-    shop: ComposeStack, fault: Callable[[ComposeStack], None]
+    shop: ComposeStack, fault: Callable[[ComposeStack], None], intake: float
 ):
     load = OrderLoad(shop.url("ORDERS_PORT"), tokens=TOKENS, timeout_s=10)
     load.start(RATE_PER_S, ORDERS)
@@ -69,8 +71,9 @@ def test_a_fault_under_load_loses_and_doubles_nothing(
     fault(shop)
     load.wait()
     load.close()
+    placed_until = time.monotonic()
     accepted = load.accepted()
-    assert len(accepted) >= 0.9 * ORDERS, f"intake: {len(accepted)} of {ORDERS} accepted"
+    assert len(accepted) >= intake * ORDERS, f"intake: {len(accepted)} of {ORDERS} accepted"
 
     def settled() -> dict[str, str | None] | None:
         statuses = order_statuses(accepted, shop.url("ORDERS_PORT"))
@@ -81,6 +84,9 @@ def test_a_fault_under_load_loses_and_doubles_nothing(
     except AssertionError:
         statuses = collections.Counter(order_statuses(accepted, shop.url("ORDERS_PORT")).values())
         raise AssertionError(f"orders not terminal: {statuses}\n{shop.logs()}") from None
+    print(
+        f"intake {len(accepted)}/{ORDERS}, every order terminal {time.monotonic() - placed_until:.1f} s later"
+    )
     shop.wait_healthy()
 
     charges = {o: gateway_charges(shop, o) for o in accepted}
