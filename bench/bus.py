@@ -38,12 +38,12 @@ from pathlib import Path
 import pika
 
 from bench import cpu_time
+from harness.sandbox import Sandbox, create_sandbox, destroy_sandbox
 from shared import topology
 from shared.consumer import EventConsumer
 from shared.envelope import Event, new_event
 from shared.publisher import Publisher, event_message
 from shared.settings import Settings
-from tests.support.isolation import Sandbox, create_sandbox, destroy_sandbox
 
 SERVICE = "bench"
 EVENT_TYPE = "order.placed"

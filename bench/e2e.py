@@ -50,14 +50,13 @@ import redis
 import requests
 
 from bench import chain, cpu_time
+from harness.mail import Mailbox
+from harness.sandbox import REDIS_URL, Sandbox, create_sandbox, destroy_sandbox, quiescent
 from harness.stats import percentiles
 from infra.dev import LocalStack
 from infra.ports import free_port
+from infra.stack import PORT_VARIABLES
 from shared.topology import EVENTS_EXCHANGE
-from tests.support.bus import quiescent
-from tests.support.isolation import REDIS_URL, Sandbox, create_sandbox, destroy_sandbox
-from tests.support.mailbox import Mailbox
-from tests.support.stack import PORT_VARIABLES
 
 MANAGEMENT_URL = os.environ.get("MANAGEMENT_URL", "http://guest:guest@127.0.0.1:15672")
 STATS_INTERVAL_S = 5.0  # RabbitMQ's collect_statistics_interval: its counts lag by up to this

@@ -13,6 +13,7 @@ Mailpit-compatible API. The same code therefore runs against `make dev` and `mak
 
 from __future__ import annotations
 
+import collections
 import functools
 import json
 import os
@@ -30,6 +31,7 @@ import pika
 import pika.exceptions
 import requests
 
+from harness.mail import Mailbox
 from harness.stats import percentiles
 from infra import compose
 
@@ -428,28 +430,12 @@ def order_statuses(
 
 
 def mail_count() -> int:
-    page = requests.get(f"{mail_url()}/api/v1/messages", params={"limit": 1}, timeout=5).json()
-    return int(page["total"])
+    return Mailbox(mail_url()).count()
 
 
 def emails_by_order() -> dict[str, int]:
     """How many emails the SMTP sink (local sink or Mailpit) received per order id."""
-    counts: dict[str, int] = {}
-    start = 0
-    while True:
-        params = {"start": start, "limit": 500}
-        page = requests.get(f"{mail_url()}/api/v1/messages", params=params, timeout=10).json()
-        for message in page["messages"]:
-            order_id = order_id_of(message)
-            counts[order_id] = counts.get(order_id, 0) + 1
-        start += len(page["messages"])
-        if not page["messages"] or start >= page["total"]:
-            return counts
-
-
-def order_id_of(message: dict[str, Any]) -> str:
-    """notifications sends each email with Message-ID `<order_id.template@notifications.shop>`."""
-    return message.get("MessageID", "").strip("<>").partition("@")[0].rpartition(".")[0]
+    return dict(collections.Counter(mail.order_id for mail in Mailbox(mail_url()).list()))
 
 
 # --- plots -----------------------------------------------------------------------------------

@@ -52,6 +52,18 @@ SCALABLE_KINDS = ("relay", "consumer", "worker")
 # any change to the producers. In compose they sit behind a profile of the same name.
 ADDED_LATER = ("loyalty",)
 
+# The variables that move local mode's ports (*_PORT in infra/Procfile): tests, benchmarks
+# and demos give a stack of theirs free ports this way, beside a developer's.
+PORT_VARIABLES = (
+    "ORDERS_PORT",
+    "PAYMENTS_PORT",
+    "NOTIFICATIONS_PORT",
+    "DASHBOARD_PORT",
+    "LOYALTY_PORT",
+    "SMTP_SINK_PORT",
+    "SMTP_SINK_HTTP_PORT",
+)
+
 # Processes of local mode only: in docker compose, mailpit plays the SMTP sink.
 LOCAL_ONLY = ("smtp-sink",)
 

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.support.isolation import Sandbox, create_sandbox, destroy_sandbox
+from harness.sandbox import Sandbox, create_sandbox, destroy_sandbox
 
 
 @pytest.fixture

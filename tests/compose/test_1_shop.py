@@ -10,10 +10,10 @@ import requests
 from playwright.sync_api import expect
 
 from demos.common import OrderLoad, order_statuses
+from harness.mail import Mailbox
+from harness.waiting import wait_until
 from tests.support.browser import LAPTOP, card, chromium, place_from_ui, screenshot, unique_email
 from tests.support.composestack import ComposeStack
-from tests.support.mailbox import Mailbox
-from tests.support.waiting import wait_until
 
 TERMINAL = {"CONFIRMED", "CANCELLED"}
 

@@ -12,9 +12,9 @@ import pytest
 import requests
 
 from demos.common import OrderLoad, order_statuses
+from harness.mail import Mailbox
+from harness.waiting import wait_until
 from tests.support.composestack import ComposeStack
-from tests.support.mailbox import Mailbox
-from tests.support.waiting import wait_until
 
 ORDERS = 200
 RATE_PER_S = 25

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.support.isolation import Sandbox
+from harness.sandbox import Sandbox
 from tests.support.stack import Stack
 
 

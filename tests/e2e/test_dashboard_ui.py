@@ -19,6 +19,8 @@ import pytest
 import requests
 from playwright.sync_api import Browser, Locator, Page, expect
 
+from harness.sandbox import Sandbox
+from harness.waiting import wait_until
 from shared.envelope import decode
 from shared.publisher import Publisher
 from tests.support.browser import (
@@ -32,9 +34,7 @@ from tests.support.browser import (
     unique_email,
 )
 from tests.support.events import unlisted
-from tests.support.isolation import Sandbox
 from tests.support.stack import Stack, processes_of, running_stack
-from tests.support.waiting import wait_until
 
 PROCESSES = processes_of("orders", "payments", "notifications", "dashboard")
 PAYMENTS = ("payments-consumer", "payments-worker")

@@ -13,11 +13,11 @@ from collections.abc import Iterator
 import pytest
 import requests
 
+from harness.mail import Mailbox
+from harness.waiting import wait_until
 from infra.stack import ADDED_LATER, procfile
 from tests.support.devstack import DevStack, running_dev_stack
-from tests.support.mailbox import Mailbox
 from tests.support.stack import ROOT
-from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.slow
 READY_WITHIN_S = 60

@@ -14,13 +14,14 @@ from collections.abc import Iterator
 import pytest
 import requests
 
+from harness.mail import Mailbox
+from harness.sandbox import quiescent
+from harness.waiting import wait_until
 from services.notifications.mailer import SmtpMailer
 from shared.envelope import Event, new_event
 from shared.publisher import Publisher
-from tests.support.bus import BusObserver, quiescent
-from tests.support.mailbox import Mailbox
+from tests.support.bus import BusObserver
 from tests.support.stack import Stack, running_stack
-from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.slow
 PROCESSES = ("smtp-sink", "notifications-consumer", "notifications-worker", "notifications-api")

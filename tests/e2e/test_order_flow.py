@@ -14,9 +14,9 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-from tests.support.mailbox import Mailbox
+from harness.mail import Mailbox
+from harness.waiting import wait_until
 from tests.support.stack import Stack, processes_of, running_stack
-from tests.support.waiting import wait_until
 
 SERVICES = ("orders", "payments", "notifications")
 PROCESSES = processes_of("orders", "payments", "notifications")
@@ -128,7 +128,7 @@ def test_orders_wait_while_payments_is_down_and_finish_after(shop: Stack, mailbo
 
 
 def queue_depth(shop: Stack, queue: str) -> int:
-    from tests.support.isolation import rabbitmqctl
+    from harness.sandbox import rabbitmqctl
 
     for line in rabbitmqctl("list_queues", "-p", shop.sandbox.vhost, "name", "messages").splitlines():
         name, _, count = line.partition("\t")

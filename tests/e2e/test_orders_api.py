@@ -19,12 +19,12 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
+from harness.sandbox import Sandbox, rabbitmqctl
+from harness.waiting import wait_until
 from shared.envelope import Event, new_event
 from shared.publisher import Publisher
 from tests.support.bus import BusObserver
-from tests.support.isolation import Sandbox, rabbitmqctl
 from tests.support.stack import Stack, running_stack
-from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.slow
 

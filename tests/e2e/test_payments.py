@@ -13,12 +13,13 @@ from collections.abc import Iterator
 import pytest
 import requests
 
+from harness.sandbox import quiescent
+from harness.waiting import wait_until
 from shared.envelope import Event
 from shared.publisher import Publisher
-from tests.support.bus import BusObserver, quiescent
+from tests.support.bus import BusObserver
 from tests.support.events import order_placed as placed_with
 from tests.support.stack import Stack, running_stack
-from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.slow
 

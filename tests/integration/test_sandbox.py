@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import uuid
 
+from harness.sandbox import create_sandbox, destroy_sandbox, rabbitmqctl, redis_db
 from infra.stack import REDIS_DB
-from tests.support.isolation import create_sandbox, destroy_sandbox, rabbitmqctl, redis_db
 
 
 def test_destroying_a_sandbox_removes_its_vhost_and_its_keys_in_every_service_database() -> None:

@@ -6,10 +6,9 @@ import collections
 
 import pika
 
+from harness.waiting import wait_until
 from shared import topology
 from shared.envelope import Event, decode
-from tests.support.isolation import Sandbox, rabbitmqctl
-from tests.support.waiting import wait_until
 
 
 class BusObserver:
@@ -50,17 +49,3 @@ class BusObserver:
     def close(self) -> None:
         if self.connection.is_open:
             self.connection.close()
-
-
-def quiescent(sandbox: Sandbox, *services: str) -> bool:
-    """Nothing left for these services to do: their queues (events, retries, tasks) and
-    Celery's delay queues are empty, unacked messages included, so every delivery, task and
-    retry was settled."""
-    rows = rabbitmqctl("list_queues", "-p", sandbox.vhost, "name", "messages")
-    depths = dict(row.split("\t") for row in rows.splitlines()[1:] if "\t" in row)
-    own = tuple(f"{service}." for service in services)
-    return all(
-        int(messages) == 0
-        for name, messages in depths.items()
-        if (name in services or name.startswith((*own, "celery_delayed_"))) and not name.endswith(".dlq")
-    )

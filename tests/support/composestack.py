@@ -17,10 +17,10 @@ from dataclasses import dataclass, field
 
 import requests
 
+from harness.waiting import wait_until
 from infra import compose
 from infra.ports import free_port
 from tests.support.stack import make
-from tests.support.waiting import wait_until
 
 # Every host port docker-compose.yml publishes, by the variable that moves it.
 PORT_VARIABLES = (

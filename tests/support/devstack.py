@@ -10,9 +10,10 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from harness.sandbox import Sandbox, create_sandbox, destroy_sandbox, rabbitmqctl
 from infra.ports import free_port
-from tests.support.isolation import Sandbox, create_sandbox, destroy_sandbox, rabbitmqctl
-from tests.support.stack import PORT_VARIABLES, ROOT, make
+from infra.stack import PORT_VARIABLES
+from tests.support.stack import ROOT, make
 
 
 class DevStack:

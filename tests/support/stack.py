@@ -20,22 +20,13 @@ from pathlib import Path
 
 import requests
 
+from harness.sandbox import Sandbox, create_sandbox, destroy_sandbox
+from harness.waiting import wait_until
 from infra.ports import free_port
-from infra.stack import core_topology, procfile, shell_command
+from infra.stack import PORT_VARIABLES, core_topology, procfile, shell_command
 from shared import topology
-from tests.support.isolation import Sandbox, create_sandbox, destroy_sandbox
-from tests.support.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
-PORT_VARIABLES = (
-    "ORDERS_PORT",
-    "PAYMENTS_PORT",
-    "NOTIFICATIONS_PORT",
-    "DASHBOARD_PORT",
-    "LOYALTY_PORT",
-    "SMTP_SINK_PORT",
-    "SMTP_SINK_HTTP_PORT",
-)
 
 
 @dataclass

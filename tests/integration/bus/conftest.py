@@ -12,6 +12,7 @@ import pika
 import pytest
 from redis import Redis
 
+from harness.sandbox import REDIS_URL, Sandbox
 from shared import topology
 from shared.consumer import EventConsumer, Handler
 from shared.envelope import Event
@@ -19,7 +20,6 @@ from shared.idempotency import apply_once
 from shared.publisher import Publisher
 from shared.settings import Settings
 from tests.support import events
-from tests.support.isolation import REDIS_URL, Sandbox
 
 SERVICE = "bustest"
 _order_numbers = itertools.count(1)

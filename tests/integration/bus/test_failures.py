@@ -11,13 +11,13 @@ import pika
 import pytest
 from redis import Redis
 
+from harness.waiting import wait_until
 from shared.consumer import PermanentError
 from shared.envelope import Event
 from shared.publisher import Message, Publisher
 from shared.settings import Settings
 from shared.topology import EVENTS_EXCHANGE, RETRY_DELAYS_S, dead_letter_queue
 from tests.integration.bus.conftest import SERVICE, Broker, order_placed, record_with_apply_once
-from tests.support.waiting import wait_until
 
 DLQ = dead_letter_queue(SERVICE)
 

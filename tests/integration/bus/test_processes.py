@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 from redis import Redis
 
+from harness.sandbox import Sandbox
+from harness.waiting import wait_until
 from shared.publisher import Publisher
 from shared.settings import Settings
 from tests.integration.bus.conftest import SERVICE, Broker, order_placed
-from tests.support.isolation import Sandbox
-from tests.support.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[3]
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import pika
 import pytest
 
+from harness.waiting import wait_until
 from shared.envelope import Event, InvalidEvent, new_event
 from shared.publisher import Message, Publisher, PublishError, Unroutable
 from shared.topology import DEAD_LETTER_EXCHANGE
 from tests.integration.bus.conftest import SERVICE, Broker, order_placed
-from tests.support.waiting import wait_until
 
 
 def test_a_confirmed_event_reaches_the_handler_intact(broker: Broker, publisher: Publisher, start_consumer):

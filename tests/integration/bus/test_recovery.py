@@ -6,12 +6,12 @@ import threading
 
 from redis import Redis
 
+from harness.sandbox import Sandbox, rabbitmqctl
+from harness.waiting import wait_until
 from shared.envelope import Event
 from shared.publisher import Publisher
 from shared.settings import Settings
 from tests.integration.bus.conftest import Broker, order_placed, record_with_apply_once
-from tests.support.isolation import Sandbox, rabbitmqctl
-from tests.support.waiting import wait_until
 
 BATCH = 50
 BATCHES_AFTER_THE_CUT = 10

@@ -6,12 +6,12 @@ import threading
 import time
 from datetime import UTC, datetime
 
+from harness.sandbox import Sandbox
+from harness.waiting import wait_until
 from shared.envelope import Event
 from shared.publisher import Publisher
 from shared.replay import read_log
 from tests.integration.bus.conftest import Broker, order_placed
-from tests.support.isolation import Sandbox
-from tests.support.waiting import wait_until
 
 
 def test_replay_from_the_first_offset_returns_every_event_in_publish_order(

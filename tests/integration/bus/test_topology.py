@@ -6,8 +6,8 @@ import threading
 
 import pika
 
+from harness.sandbox import Sandbox
 from shared import topology
-from tests.support.isolation import Sandbox
 
 STARTING_TOGETHER = 6
 

@@ -11,14 +11,14 @@ import pika
 import pytest
 from redis import Redis
 
+from harness.sandbox import REDIS_URL, Sandbox
+from harness.waiting import wait_until
 from services.dashboard import feed
 from services.dashboard.dead_letters import DeadLetterQueues, NoSuchQueue
 from shared import topology
 from shared.envelope import Event, decode, new_event
 from shared.publisher import Publisher
 from tests.support.events import unlisted
-from tests.support.isolation import REDIS_URL, Sandbox
-from tests.support.waiting import wait_until
 
 SERVICE = "billing"  # any subscriber: the dashboard knows none by name
 

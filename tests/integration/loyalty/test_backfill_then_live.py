@@ -7,6 +7,8 @@ import threading
 
 import pytest
 
+from harness.sandbox import REDIS_URL, Sandbox, rabbitmqctl
+from harness.waiting import wait_until
 from services.loyalty.bootstrap import bootstrap
 from services.loyalty.consumer import backfill, declare_own_queue
 from shared import topology
@@ -14,8 +16,6 @@ from shared.consumer import EventConsumer
 from shared.envelope import new_event
 from shared.publisher import Publisher
 from shared.settings import Settings
-from tests.support.isolation import REDIS_URL, Sandbox, rabbitmqctl
-from tests.support.waiting import wait_until
 
 
 def confirmed(n: int, email: str = "grace@example.com"):

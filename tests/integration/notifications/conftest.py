@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from redis import Redis
 
+from harness.sandbox import Sandbox
 from services.notifications.model import Notification
 from shared.envelope import new_event
 from shared.settings import Settings, load_settings
-from tests.support.isolation import Sandbox
 
 
 @pytest.fixture

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from harness.sandbox import Sandbox
 from services.notifications.app import create_app
 from services.notifications.knobs import Knobs
-from tests.support.isolation import Sandbox
 
 
 @pytest.fixture

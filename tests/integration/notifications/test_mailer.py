@@ -8,12 +8,12 @@ from collections.abc import Iterator
 import pytest
 import requests
 
+from harness.mail import Mailbox
+from harness.sandbox import Sandbox
+from harness.waiting import wait_until
 from services.notifications.mailer import SmtpMailer
 from tests.integration.notifications.conftest import cancellation, confirmation
-from tests.support.isolation import Sandbox
-from tests.support.mailbox import Mailbox
 from tests.support.stack import Stack
-from tests.support.waiting import wait_until
 
 
 @pytest.fixture

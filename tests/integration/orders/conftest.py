@@ -7,10 +7,10 @@ from collections.abc import Iterator
 import pytest
 from redis import Redis
 
+from harness.sandbox import REDIS_URL, Sandbox
 from services.orders.store import OrderStore, Outbox
 from shared.settings import Settings
 from tests.support.bus import BusObserver
-from tests.support.isolation import REDIS_URL, Sandbox
 
 
 @pytest.fixture

@@ -9,6 +9,8 @@ from collections.abc import Iterator
 import pytest
 from redis import Redis
 
+from harness.sandbox import Sandbox
+from harness.waiting import wait_until
 from services.orders import handlers
 from services.orders.commands import PlaceOrder
 from services.orders.relay import OutboxRelay
@@ -17,8 +19,6 @@ from shared.envelope import Event, decode
 from shared.publisher import Publisher
 from shared.settings import Settings
 from tests.support.bus import BusObserver
-from tests.support.isolation import Sandbox
-from tests.support.waiting import wait_until
 
 
 class Died(Exception):

@@ -7,12 +7,12 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from redis import Redis
 
+from harness.waiting import wait_until
 from services.payments.gateway import RedisGatewayStore, SimulatedGateway
 from services.payments.ledger import RedisLedger
 from services.payments.model import ChargeInProgress
 from shared.settings import Settings
 from tests.integration.payments.conftest import requested
-from tests.support.waiting import wait_until
 
 
 def test_a_request_is_stored_once_and_read_back(redis: Redis, settings: Settings) -> None:

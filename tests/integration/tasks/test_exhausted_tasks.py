@@ -8,10 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+from harness.sandbox import Sandbox, rabbitmqctl
+from harness.waiting import wait_until
 from shared import topology
 from tests.integration.tasks import failing_app
-from tests.support.isolation import Sandbox, rabbitmqctl
-from tests.support.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[3]
 

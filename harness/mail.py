@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import requests
 
-from tests.support.waiting import wait_until
+from harness.waiting import wait_until
 
 PAGE = 500
 

@@ -1,4 +1,5 @@
-"""One RabbitMQ vhost and one Redis key prefix per test run, removed afterwards."""
+"""One RabbitMQ vhost and one Redis key prefix per run (a test, a benchmark), removed afterwards;
+and whether such a sandbox is idle."""
 
 from __future__ import annotations
 
@@ -57,3 +58,17 @@ def destroy_sandbox(sandbox: Sandbox) -> None:
         keys = list(client.scan_iter(f"{sandbox.redis_prefix}*", count=1000))
         for start in range(0, len(keys), 1000):
             client.delete(*keys[start : start + 1000])
+
+
+def quiescent(sandbox: Sandbox, *services: str) -> bool:
+    """Nothing left for these services to do: their queues (events, retries, tasks) and
+    Celery's delay queues are empty, unacked messages included, so every delivery, task and
+    retry was settled."""
+    rows = rabbitmqctl("list_queues", "-p", sandbox.vhost, "name", "messages")
+    depths = dict(row.split("\t") for row in rows.splitlines()[1:] if "\t" in row)
+    own = tuple(f"{service}." for service in services)
+    return all(
+        int(messages) == 0
+        for name, messages in depths.items()
+        if (name in services or name.startswith((*own, "celery_delayed_"))) and not name.endswith(".dlq")
+    )
