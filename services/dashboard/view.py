@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from shared.envelope import Event
+from shared.money import format_cents
 
 STATUS_AFTER = {"order.placed": "PENDING", "order.confirmed": "CONFIRMED", "order.cancelled": "CANCELLED"}
 TERMINAL = frozenset({"CONFIRMED", "CANCELLED"})
@@ -23,10 +24,6 @@ NOT_SHOWN = frozenset({"service.heartbeat"})
 
 def epoch_ms(moment: datetime) -> int:
     return int(moment.timestamp() * 1000)
-
-
-def money(cents: int, currency: str) -> str:
-    return f"{cents / 100:.2f} {currency}"
 
 
 @dataclass
@@ -87,14 +84,14 @@ def summarize(event: Event) -> str:
         case "order.placed":
             count = sum(line["qty"] for line in data["items"])
             noun = "item" if count == 1 else "items"
-            total = money(data["total_cents"], data["currency"])
+            total = format_cents(data["total_cents"], data["currency"])
             return f"{count} {noun} · {total} · {data['payment_token']}"
         case "payment.authorized":
-            return f"{money(data['amount_cents'], data['currency'])} authorized"
+            return f"{format_cents(data['amount_cents'], data['currency'])} authorized"
         case "payment.declined" | "order.cancelled":
             return data["reason"]
         case "order.confirmed":
-            return f"confirmed, {data['total_cents'] / 100:.2f} total"
+            return f"confirmed, {format_cents(data['total_cents'])} total"
         case "notification.sent":
             return f"{data['channel']} to {data['recipient']} ({data['template']})"
     return ""

@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 
 from services.notifications.knobs import Knobs
 from services.notifications.model import Notification
+from shared.money import format_cents
 from shared.settings import Settings
 
 DEFAULT_SENDER = "Event-Driven Shop <orders@shop.example>"
@@ -70,7 +71,7 @@ def compose(notification: Notification, sender: str = DEFAULT_SENDER) -> EmailMe
         total = int(notification.detail)
         text = (
             f"Thank you! Your payment was authorized and your order {notification.order_id} "
-            f"is confirmed.\n\nTotal: {total // 100}.{total % 100:02d}\n"
+            f"is confirmed.\n\nTotal: {format_cents(total)}\n"
         )
     else:
         message["Subject"] = f"Your order {notification.order_id} was cancelled"
