@@ -33,6 +33,7 @@ import requests
 
 from harness.mail import Mailbox
 from harness.stats import percentiles
+from harness.waiting import wait_until
 from infra import compose
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -154,12 +155,7 @@ def require_stack(*services: str) -> None:
 
 def wait_for(condition: Callable[[], Any], timeout: float, what: str, interval: float = 0.2) -> Any:
     """Poll until `condition()` is truthy; a DemoError at the deadline."""
-    deadline = time.monotonic() + timeout
-    while not (result := condition()):
-        if time.monotonic() > deadline:
-            raise DemoError(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(interval)
-    return result
+    return wait_until(condition, timeout, interval, what, failure=DemoError)
 
 
 def service_processes(service: str) -> dict[str, str]:

@@ -32,6 +32,7 @@ from urllib.parse import urlsplit
 from xmlrpc.client import Fault, ServerProxy
 
 import requests
+import tenacity
 from supervisor.xmlrpc import SupervisorTransport
 
 from infra.stack import (
@@ -296,12 +297,16 @@ class LocalStack:
         return all(states[n]["statename"] == "RUNNING" for n in names)
 
     def _wait(self, condition, timeout: float, what: str, show_status: bool = False) -> None:
-        deadline = time.monotonic() + timeout
-        while not condition():
-            if time.monotonic() > deadline:
-                status = "\n" + self.status_table() if show_status else ""
-                raise DevError(f"timed out after {timeout:.0f}s waiting for {what}{status}")
-            time.sleep(0.2)
+        poll = tenacity.Retrying(
+            retry=tenacity.retry_if_result(lambda result: not result),
+            stop=tenacity.stop_after_delay(timeout),
+            wait=tenacity.wait_fixed(0.2),
+        )
+        try:
+            poll(condition)
+        except tenacity.RetryError:
+            status = "\n" + self.status_table() if show_status else ""
+            raise DevError(f"timed out after {timeout:.0f}s waiting for {what}{status}") from None
 
     def status_table(self) -> str:
         states = self.states()
