@@ -1,14 +1,11 @@
-"""What the demos share: a paced order generator, stack control, probes, figures and plots.
-
-The load generator is hand-written on purpose: each demo needs every request's own
-record (order id, phase, latency) to tie intake to the outage and to the final ledger,
-and it runs in the same process as pika clients. Locust (used by `make load`) reports
-aggregates and monkey-patches threads with gevent, which fits neither need.
+"""What the demos share: where the stack is, narration, stack control, figures and plots.
 
 Every demo drives a stack that is already running, the way a person would: `make
 stop/start/scale SERVICE=...`, the services' public HTTP APIs, the broker (a passive
 queue_declare reads a queue's depth without changing anything) and the SMTP sink's
 Mailpit-compatible API. The same code therefore runs against `make dev` and `make run`.
+Placing orders (harness/load.py) and watching the broker (harness/probe.py) are shared
+with the tests.
 """
 
 from __future__ import annotations
@@ -19,27 +16,18 @@ import json
 import os
 import subprocess
 import sys
-import threading
-import time
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pika
-import pika.exceptions
 import requests
 
 from harness.mail import Mailbox
-from harness.stats import percentiles
 from harness.waiting import wait_until
 from infra import compose
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = Path(os.environ.get("ARTIFACTS_DIR", ROOT / "artifacts"))
-TOKENS = ("tok_visa", "tok_visa", "tok_visa", "tok_chargeDeclined")
-TERMINAL = ("CONFIRMED", "CANCELLED")
 PORTS = {"dashboard": 8000, "orders": 8001, "payments": 8002, "notifications": 8003, "loyalty": 8004}
 
 
@@ -180,246 +168,6 @@ def service_processes(service: str) -> dict[str, str]:
         for name, info in states.items()
         if name.startswith(f"{service}:") and info["statename"] == "RUNNING"
     }
-
-
-# --- the broker ------------------------------------------------------------------------------
-
-
-class QueueProbe:
-    """Reads queue depths and consumer counts with passive declares: it changes nothing.
-
-    One pika connection, so one thread: each sampler and the main thread own their probe.
-    """
-
-    def __init__(self, amqp_url: str | None = None) -> None:
-        self._parameters = pika.URLParameters(amqp_url or broker_url())
-        self._connection: pika.BlockingConnection | None = None
-        self._channel = None
-
-    def _open(self):
-        if self._connection is None or self._connection.is_closed:
-            self._connection = pika.BlockingConnection(self._parameters)
-            self._channel = None
-        if self._channel is None or self._channel.is_closed:
-            self._channel = self._connection.channel()
-        return self._channel
-
-    def queue(self, name: str) -> tuple[int, int] | None:
-        """(ready messages, consumers) of a queue, or None if it does not exist."""
-        try:
-            declared = self._open().queue_declare(name, passive=True)
-        except pika.exceptions.ChannelClosedByBroker:  # 404: not declared (yet)
-            self._channel = None
-            return None
-        return declared.method.message_count, declared.method.consumer_count
-
-    def depth(self, name: str) -> int:
-        found = self.queue(name)
-        return found[0] if found else 0
-
-    def consumers(self, name: str) -> int:
-        found = self.queue(name)
-        return found[1] if found else 0
-
-    def close(self) -> None:
-        if self._connection is not None and self._connection.is_open:
-            self._connection.close()
-
-
-class Sampler:
-    """Calls `sample()` every `interval` seconds in its own thread and keeps (time, value) pairs."""
-
-    def __init__(self, sample: Callable[[], Any], interval: float = 0.25) -> None:
-        self._sample = sample
-        self.interval = interval
-        self.points: list[tuple[float, Any]] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="sampler", daemon=True)
-
-    def __enter__(self) -> Sampler:
-        self._thread.start()
-        wait_for(lambda: self.points, 30, "the first sample")
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            started = time.time()
-            try:
-                self.points.append((started, self._sample()))
-            except (requests.RequestException, pika.exceptions.AMQPError) as error:
-                say(f"  (a sample failed: {error!r})")
-            self._stop.wait(max(0.0, self.interval - (time.time() - started)))
-
-    @property
-    def latest(self) -> Any:
-        return self.points[-1][1]
-
-
-# --- placing orders ----------------------------------------------------------------------------
-
-
-@dataclass
-class Intake:
-    """One order request as the customer saw it; latency counted from when it was due."""
-
-    due_at: float  # wall clock
-    latency_ms: float
-    ok: bool
-    status_code: int | None
-    order_id: str | None
-    phase: str
-    token: str
-    customer: str
-
-
-@dataclass
-class OrderLoad:
-    """Places orders open-loop at a steady rate, whatever the answers; keeps every record.
-
-    Latency is measured from the moment a request was due, not from when a thread got
-    to send it, so a slow server cannot hide its slowness by slowing the generator
-    (coordinated omission).
-    """
-
-    base_url: str
-    customers: list[str] = field(default_factory=lambda: [f"customer{i}@example.com" for i in range(50)])
-    tokens: tuple[str, ...] = TOKENS
-    timeout_s: float = 5.0
-    workers: int = 64
-    phase: str = "before"
-    records: list[Intake] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
-        self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="order")
-        self._local = threading.local()
-        self._lock = threading.Lock()
-        self._sku = self._first_sku()
-        self._stop = threading.Event()
-        self._pacer: threading.Thread | None = None
-        self._placed = 0
-
-    def _first_sku(self) -> str:
-        catalog = wait_for(self._catalog, 30, f"the catalog at {self.base_url}/api/catalog")
-        return catalog[0]["sku"]
-
-    def _catalog(self) -> list[dict[str, Any]] | None:
-        try:
-            return requests.get(f"{self.base_url}/api/catalog", timeout=2).json()["products"]
-        except (requests.RequestException, ValueError, KeyError):
-            return None
-
-    def _session(self) -> requests.Session:
-        if not hasattr(self._local, "session"):
-            self._local.session = requests.Session()
-        return self._local.session
-
-    def _place(self, n: int, due: float, phase: str) -> None:
-        token = self.tokens[n % len(self.tokens)]
-        customer = self.customers[n % len(self.customers)]
-        body = {
-            "customer_email": customer,
-            "items": [{"sku": self._sku, "qty": 1 + n % 3}],
-            "payment_token": token,
-        }
-        status_code, order_id = None, None
-        try:
-            response = self._session().post(f"{self.base_url}/api/orders", json=body, timeout=self.timeout_s)
-            status_code = response.status_code
-            if status_code in (201, 202):
-                order_id = response.json().get("id")
-        except (requests.RequestException, ValueError):
-            pass
-        elapsed = time.perf_counter() - due
-        due_at = time.time() - elapsed
-        record = Intake(
-            due_at, elapsed * 1000, order_id is not None, status_code, order_id, phase, token, customer
-        )
-        with self._lock:
-            self.records.append(record)
-
-    def start(self, rate_per_s: float, count: int | None = None) -> None:
-        """Place `rate_per_s` orders a second in the background (`count` of them, or until stop())."""
-        self._stop.clear()
-        self._pacer = threading.Thread(target=self._pace, args=(rate_per_s, count), daemon=True)
-        self._pacer.start()
-
-    def _pace(self, rate_per_s: float, count: int | None) -> None:
-        interval, start, futures = 1.0 / rate_per_s, time.perf_counter(), []
-        i = 0
-        while not self._stop.is_set() and (count is None or i < count):
-            due = start + i * interval
-            if (delay := due - time.perf_counter()) > 0 and self._stop.wait(delay):
-                break
-            futures.append(self._pool.submit(self._place, self._placed, due, self.phase))
-            self._placed += 1
-            i += 1
-        for future in futures:
-            future.result()
-
-    def stop(self) -> None:
-        """Stop placing and wait for the answers of what was sent."""
-        self._stop.set()
-        self.wait()
-
-    def wait(self) -> None:
-        if self._pacer is not None:
-            self._pacer.join()
-
-    def place(self, count: int, rate_per_s: float) -> None:
-        self.start(rate_per_s, count)
-        self.wait()
-
-    def of(self, *phases: str) -> list[Intake]:
-        return [r for r in self.records if r.phase in phases]
-
-    def accepted(self) -> list[str]:
-        return [r.order_id for r in self.records if r.order_id]
-
-    def close(self) -> None:
-        self._pool.shutdown()
-
-    def dump(self, path: Path) -> None:
-        path.write_text(json.dumps([asdict(r) for r in self.records]))
-
-
-# --- figures -----------------------------------------------------------------------------------
-
-
-def intake_summary(records: list[Intake]) -> dict[str, float]:
-    latencies = [r.latency_ms for r in records]
-    return {
-        "requests": len(records),
-        "errors": sum(not r.ok for r in records),
-        "success_rate": round(sum(r.ok for r in records) / len(records), 4) if records else 0.0,
-        **{f"{point}_ms": value for point, value in percentiles(latencies, (50, 99)).items()},
-    }
-
-
-def order_statuses(
-    order_ids: Iterable[str], base_url: str | None = None, workers: int = 16
-) -> dict[str, str | None]:
-    """Each order's status as the orders API reports it (None: unknown to it)."""
-    base = base_url or url("orders")
-    local = threading.local()
-
-    def status(order_id: str) -> tuple[str, str | None]:
-        if not hasattr(local, "session"):
-            local.session = requests.Session()
-        for _ in range(3):
-            try:
-                response = local.session.get(f"{base}/api/orders/{order_id}", timeout=5)
-            except requests.RequestException:
-                time.sleep(0.2)
-                continue
-            return order_id, response.json().get("status") if response.status_code == 200 else None
-        return order_id, None
-
-    with ThreadPoolExecutor(workers) as pool:
-        return dict(pool.map(status, list(order_ids)))
 
 
 # --- mail ----------------------------------------------------------------------------------

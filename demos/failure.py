@@ -33,16 +33,11 @@ import requests
 
 from demos.common import (
     ROOT,
-    TERMINAL,
-    OrderLoad,
-    QueueProbe,
-    Sampler,
     artifacts,
+    broker_url,
     emails_by_order,
     emit,
-    intake_summary,
     make,
-    order_statuses,
     pyplot,
     report,
     require_stack,
@@ -52,6 +47,8 @@ from demos.common import (
     url,
     wait_for,
 )
+from harness.load import TERMINAL, OrderLoad, intake_summary, order_statuses
+from harness.probe import QueueProbe, Sampler
 from infra.ports import free_port
 
 NAME = "demo-failure"
@@ -131,7 +128,7 @@ def run_outage(variant: Variant, args: argparse.Namespace) -> Outcome:
     load = OrderLoad(variant.orders_url, phase="warmup")
     sampler = None
     if variant.queue:
-        probe = QueueProbe()
+        probe = QueueProbe(broker_url())
         sampler = Sampler(lambda: probe.depth(variant.queue), interval=0.5).__enter__()
     try:
         load.start(args.rate)

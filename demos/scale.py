@@ -26,12 +26,9 @@ import requests
 from demos.common import (
     ROOT,
     DemoError,
-    OrderLoad,
-    QueueProbe,
-    Sampler,
     artifacts,
+    broker_url,
     emit,
-    intake_summary,
     mail_count,
     make,
     pyplot,
@@ -43,6 +40,8 @@ from demos.common import (
     url,
     wait_for,
 )
+from harness.load import OrderLoad, intake_summary
+from harness.probe import QueueProbe, Sampler
 
 NAME = "demo-scale"
 TASKS = "notifications.tasks"
@@ -206,14 +205,14 @@ def main(argv: list[str] | None = None) -> None:
     steps = [int(n) for n in args.steps.split(",")]
     require_stack("orders", "notifications")
     before_delay = notify_delay_ms()
-    probe = QueueProbe()
+    probe = QueueProbe(broker_url())
     replicas_before = len(worker_processes())
     others_before = untouched_processes()
     pool, concurrency = worker_shape()
     orders = args.orders or burst_size(steps, concurrency * 1000 / args.delay_ms, args.window)
     say(f"Demo: scaling notifications workers {steps} against a backlog, {args.delay_ms} ms per email")
 
-    sampler_probe = QueueProbe()
+    sampler_probe = QueueProbe(broker_url())
 
     def sample() -> tuple[int, int, int]:
         depth, consumers = sampler_probe.queue(TASKS) or (0, 0)

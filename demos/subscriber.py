@@ -25,16 +25,12 @@ import requests
 
 from demos.common import (
     ROOT,
-    TERMINAL,
     DemoError,
-    OrderLoad,
-    QueueProbe,
-    Sampler,
     answers,
     artifacts,
+    broker_url,
     emit,
     make,
-    order_statuses,
     pyplot,
     report,
     require_stack,
@@ -44,6 +40,8 @@ from demos.common import (
     url,
     wait_for,
 )
+from harness.load import TERMINAL, OrderLoad, order_statuses
+from harness.probe import QueueProbe, Sampler
 
 NAME = "demo-subscriber"
 CENTS_PER_POINT = 100  # the rule of services/loyalty: one point per whole euro of a confirmed order
@@ -151,7 +149,7 @@ def ledger(order_ids: list[str], customers: list[str]) -> list[Customer]:
 
 
 def statuses_final(order_ids: list[str]) -> bool:
-    return all(status in TERMINAL for status in order_statuses(order_ids).values())
+    return all(status in TERMINAL for status in order_statuses(order_ids, url("orders")).values())
 
 
 # --- the demo --------------------------------------------------------------------------------
@@ -201,7 +199,7 @@ def main(argv: list[str] | None = None) -> None:
     customers = [f"loyal-{run_id}-{i}@example.com" for i in range(args.customers)]
     say(f"Demo: a new subscriber, loyalty, joins a running shop ({args.before} orders first)")
 
-    probe = QueueProbe()
+    probe = QueueProbe(broker_url())
     files_before, processes_before = orders_files(), service_processes("orders")
     if not processes_before:
         raise DemoError("no running process of the orders service was found")

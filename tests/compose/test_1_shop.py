@@ -9,7 +9,7 @@ import subprocess
 import requests
 from playwright.sync_api import expect
 
-from demos.common import OrderLoad, order_statuses
+from harness.load import OrderLoad, order_statuses
 from harness.mail import Mailbox
 from harness.waiting import wait_until
 from tests.support.browser import LAPTOP, card, chromium, place_from_ui, screenshot, unique_email

@@ -11,7 +11,7 @@ from collections.abc import Callable
 import pytest
 import requests
 
-from demos.common import OrderLoad, order_statuses
+from harness.load import OrderLoad, order_statuses
 from harness.mail import Mailbox
 from harness.waiting import wait_until
 from tests.support.composestack import ComposeStack

@@ -3,7 +3,7 @@ messages that were queued when the stack went down are delivered."""
 
 from __future__ import annotations
 
-from demos.common import OrderLoad, order_statuses
+from harness.load import OrderLoad, order_statuses
 from harness.mail import Mailbox
 from harness.waiting import wait_until
 from tests.support.composestack import ComposeStack

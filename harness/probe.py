@@ -1,0 +1,89 @@
+"""Watching a running stack without changing it: queue depths and consumers, sampled over time."""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pika
+import pika.exceptions
+import requests
+
+from harness.waiting import wait_until
+
+
+class QueueProbe:
+    """Reads queue depths and consumer counts with passive declares: it changes nothing.
+
+    One pika connection, so one thread: each sampler and the main thread own their probe.
+    """
+
+    def __init__(self, amqp_url: str) -> None:
+        self._parameters = pika.URLParameters(amqp_url)
+        self._connection: pika.BlockingConnection | None = None
+        self._channel = None
+
+    def _open(self):
+        if self._connection is None or self._connection.is_closed:
+            self._connection = pika.BlockingConnection(self._parameters)
+            self._channel = None
+        if self._channel is None or self._channel.is_closed:
+            self._channel = self._connection.channel()
+        return self._channel
+
+    def queue(self, name: str) -> tuple[int, int] | None:
+        """(ready messages, consumers) of a queue, or None if it does not exist."""
+        try:
+            declared = self._open().queue_declare(name, passive=True)
+        except pika.exceptions.ChannelClosedByBroker:  # 404: not declared (yet)
+            self._channel = None
+            return None
+        return declared.method.message_count, declared.method.consumer_count
+
+    def depth(self, name: str) -> int:
+        found = self.queue(name)
+        return found[0] if found else 0
+
+    def consumers(self, name: str) -> int:
+        found = self.queue(name)
+        return found[1] if found else 0
+
+    def close(self) -> None:
+        if self._connection is not None and self._connection.is_open:
+            self._connection.close()
+
+
+class Sampler:
+    """Calls `sample()` every `interval` seconds in its own thread and keeps (time, value) pairs."""
+
+    def __init__(self, sample: Callable[[], Any], interval: float = 0.25) -> None:
+        self._sample = sample
+        self.interval = interval
+        self.points: list[tuple[float, Any]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="sampler", daemon=True)
+
+    def __enter__(self) -> Sampler:
+        self._thread.start()
+        wait_until(lambda: self.points, 30, 0.05, "the first sample", failure=TimeoutError)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            started = time.time()
+            try:
+                self.points.append((started, self._sample()))
+            except (requests.RequestException, pika.exceptions.AMQPError) as error:
+                print(f"  (a sample failed: {error!r})", file=sys.stderr, flush=True)
+            self._stop.wait(max(0.0, self.interval - (time.time() - started)))
+
+    @property
+    def latest(self) -> Any:
+        return self.points[-1][1]
