@@ -1,7 +1,7 @@
 # The event-driven shop. `make help` lists the targets.
 #
 # Two modes, same targets: docker compose where a Docker engine answers (`docker info`),
-# otherwise local processes under supervisord (infra/dev.py). Force one with MODE=local or
+# otherwise local processes under supervisord (infra/dev/). Force one with MODE=local or
 # MODE=compose. Both run the commands of infra/Procfile.
 # No registry reachable? `make images` builds every image from Debian packages and PyPI, and
 # OFFLINE=1 makes the compose-mode targets use them (infra/compose.offline.yml).

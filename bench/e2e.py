@@ -2,7 +2,7 @@
 
     python -m bench.e2e [--rate 100 --paced-seconds 20 --flat-seconds 20 --repeats 3 --chain-orders 5000]
 
-1. The shop: the whole local stack (`make dev`: supervisord, infra/dev.py) booted in its
+1. The shop: the whole local stack (`make dev`: supervisord, infra/dev/) booted in its
    own vhost, Redis prefix, run folder and free ports. Orders are placed over HTTP at a
    steady rate (latency), then flat out (throughput). An observer queue bound to the
    order outcomes and `notification.sent` timestamps each order's progress; at the end the
@@ -53,7 +53,7 @@ from bench import chain, cpu_time
 from harness.mail import Mailbox
 from harness.sandbox import REDIS_URL, Sandbox, create_sandbox, destroy_sandbox, quiescent
 from harness.stats import percentiles
-from infra.dev import LocalStack
+from infra.dev.stack import LocalStack
 from infra.ports import free_port
 from infra.stack import PORT_VARIABLES
 from shared.topology import EVENTS_EXCHANGE

@@ -160,7 +160,7 @@ def service_processes(service: str) -> dict[str, str]:
         ).stdout.splitlines()
         rows = dict(line.split(" ", 1) for line in inspect if line.strip())
         return {name.lstrip("/"): started for name, started in rows.items() if f"-{service}-" in name}
-    from infra.dev import LocalStack  # local mode only: supervisord knows the pids
+    from infra.dev.stack import LocalStack  # local mode only: supervisord knows the pids
 
     states = LocalStack.attach().states()
     return {

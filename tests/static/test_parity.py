@@ -1,7 +1,7 @@
 """Compose and local mode run the same commands with the same environment.
 
 Local mode runs `shell_command(process)` with `process_environment(process, local_infra)`
-(infra/dev.py). Each compose service must run the very same command, and the environment
+(infra/dev/). Each compose service must run the very same command, and the environment
 that infra/stack.py computes for compose's infrastructure addresses: no second source.
 """
 
@@ -12,7 +12,7 @@ import shlex
 
 import pytest
 
-from infra.dev import supervisord_config
+from infra.dev.config import supervisord_config
 from infra.stack import COMPOSE_INFRA, local_infra, process_environment, procfile, shell_command
 
 APPLICATION_PROCESSES = [p for p in procfile().values() if p.name != "smtp-sink"]

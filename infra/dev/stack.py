@@ -1,31 +1,13 @@
-"""Local process mode: the whole stack as local processes under supervisord (`make dev`).
-
-One supervisord program per Procfile line, grouped per service, so a service or a single
-process type can be stopped and started on its own. Scalable process types (relay,
-consumers, workers) are declared with MAX_REPLICAS instances of which only the wanted
-number runs. Everything lives under RUN_DIR (default .run/): the generated config, the
-supervisord socket and pid, one log file per process and the wanted replica counts.
-
-    python -m infra.dev up | down | ps | logs [--once] | stop X | start X | scale X N
-
-X is a service (`payments`: all its processes) or a process type (`payments-worker`).
-The environment chooses the broker, Redis, vhost, Redis prefix and ports (AMQP_URL,
-REDIS_URL, REDIS_PREFIX, *_PORT), which is how tests run a second stack beside yours.
-"""
+"""A running local stack: supervisord and its processes, driven through its XML-RPC API."""
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import re
-import shlex
-import shutil
-import socket
 import subprocess
 import sys
-import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from http.client import HTTPException
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -35,19 +17,11 @@ import requests
 import tenacity
 from supervisor.xmlrpc import SupervisorTransport
 
-from infra.stack import (
-    ADDED_LATER,
-    ROOT,
-    Process,
-    core_topology,
-    local_infra,
-    process_environment,
-    procfile,
-    shell_command,
-)
+from infra.dev.config import MAX_REPLICAS, supervisord_config
+from infra.dev.logs import follow_logs
+from infra.stack import ADDED_LATER, ROOT, Process, core_topology, local_infra, procfile
 from shared import topology
 
-MAX_REPLICAS = 8
 READY_TIMEOUT_S = 60.0
 RUNNING_STATES = {"STARTING", "RUNNING", "BACKOFF", "STOPPING"}
 DOWN_STATES = {"STOPPED", "EXITED", "FATAL", "UNKNOWN"}
@@ -68,72 +42,6 @@ def http_port(process: Process, environ: Mapping[str, str]) -> int | None:
     """The HTTP port a process serves /readyz on (the `${X_PORT:-default}` of its Procfile line)."""
     match = HTTP_PORT.search(process.command)
     return int(environ.get(match.group(1), match.group(2))) if match else None
-
-
-# --- the supervisord configuration, generated from the Procfile ---------------------------
-
-
-def _quote_value(value: str) -> str:
-    return '"' + value.replace("%", "%%").replace('"', '\\"') + '"'
-
-
-def _program(process: Process, logs: Path, environ: Mapping[str, str]) -> str:
-    env = {
-        "PATH": f"{Path(sys.executable).parent}:{environ.get('PATH', '/usr/bin:/bin')}",
-        "PYTHONPATH": str(ROOT),
-        "PYTHONUNBUFFERED": "1",
-        "LOG_FORMAT": environ.get("LOG_FORMAT", "text"),
-        **process_environment(process, local_infra(environ), environ),
-    }
-    command = shlex.join(shell_command(process)).replace("%", "%%")
-    instance = "%(program_name)s-%(process_num)d" if process.scalable else "%(program_name)s"
-    lines = [
-        f"[program:{process.name}]",
-        f"command={command}",
-        f"process_name={instance}",
-        f"numprocs={MAX_REPLICAS if process.scalable else 1}",
-        f"directory={ROOT}",
-        "environment=" + ",".join(f"{key}={_quote_value(value)}" for key, value in env.items()),
-        "autostart=false",
-        "autorestart=true",
-        "startsecs=2",
-        "startretries=5",
-        "stopsignal=TERM",
-        "stopwaitsecs=30",
-        "stopasgroup=true",
-        "killasgroup=true",
-        "redirect_stderr=true",
-        f"stdout_logfile={logs}/{instance}.log",
-        "stdout_logfile_maxbytes=10MB",
-        "stdout_logfile_backups=1",
-    ]
-    return "\n".join(lines)
-
-
-def supervisord_config(processes: Iterable[Process], directory: Path, environ: Mapping[str, str]) -> str:
-    processes = list(processes)
-    logs = directory / "logs"
-    sections = [
-        f"[unix_http_server]\nfile={directory}/supervisor.sock\nchmod=0700",
-        "[supervisord]\n"
-        f"logfile={logs}/supervisord.log\n"
-        f"pidfile={directory}/supervisord.pid\n"
-        f"childlogdir={logs}\n"
-        f"directory={ROOT}\n"
-        "nodaemon=false\nminfds=4096\nidentifier=shop-dev",
-        "[rpcinterface:supervisor]\n"
-        "supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface",
-        f"[supervisorctl]\nserverurl=unix://{directory}/supervisor.sock",
-    ]
-    sections += [_program(process, logs, environ) for process in processes]
-    services: dict[str, list[str]] = {}
-    for process in processes:
-        services.setdefault(process.service, []).append(process.name)
-    sections += [f"[group:{service}]\nprograms={','.join(names)}" for service, names in services.items()]
-    return "\n\n".join(sections) + "\n"
-
-
-# --- talking to a running supervisord ----------------------------------------------------
 
 
 class LocalStack:
@@ -329,40 +237,8 @@ class LocalStack:
         return shown
 
     def follow_logs(self, follow: bool = True, last_lines: int = 10) -> None:
-        """Every process's log, each line prefixed with the process name, as they grow."""
-        logs = self.dir / "logs"
-        offsets: dict[Path, int] = {}
         width = max(len(name) for name in self.processes) + 3
-        while True:
-            for path in sorted(logs.glob("*.log")):
-                if path.name.startswith("supervisord"):
-                    continue
-                size = path.stat().st_size
-                if path not in offsets:
-                    offsets[path] = _tail_offset(path, last_lines)
-                if size < offsets[path]:  # rotated
-                    offsets[path] = 0
-                if size > offsets[path]:
-                    with path.open("rb") as file:
-                        file.seek(offsets[path])
-                        chunk = file.read()
-                    complete = chunk.rfind(b"\n") + 1
-                    offsets[path] += complete
-                    for line in chunk[:complete].decode(errors="replace").splitlines():
-                        print(f"{path.stem:<{width}}| {line}", flush=True)
-            if not follow:
-                return
-            time.sleep(0.25)
-
-
-def _tail_offset(path: Path, lines: int) -> int:
-    data = path.read_bytes()
-    cut = len(data)
-    for _ in range(lines + 1):
-        cut = data.rfind(b"\n", 0, cut)
-        if cut < 0:
-            return 0
-    return cut + 1
+        follow_logs(self.dir / "logs", width, follow, last_lines)
 
 
 def _http_ok(url: str) -> bool:
@@ -378,81 +254,3 @@ def _pid_alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     return True
-
-
-def enable_management_plugin(environ: Mapping[str, str]) -> None:
-    """The dashboard and Flower read queue depths from the management API: make sure it is on."""
-    host = urlsplit(local_infra(environ).amqp_url_template).hostname or "127.0.0.1"
-    with socket.socket() as probe:
-        probe.settimeout(1)
-        if probe.connect_ex((host, 15672)) == 0:
-            return
-    if host not in ("127.0.0.1", "localhost") or not shutil.which("rabbitmq-plugins"):
-        print(
-            f"note: the RabbitMQ management API is not answering on {host}:15672; enable it with "
-            "`rabbitmq-plugins enable rabbitmq_management`"
-        )
-        return
-    print("enabling the RabbitMQ management plugin (rabbitmq-plugins enable rabbitmq_management)")
-    result = subprocess.run(
-        ["rabbitmq-plugins", "enable", "rabbitmq_management"], capture_output=True, text=True
-    )
-    if result.returncode != 0:
-        print(f"note: could not enable it ({result.stderr.strip() or result.stdout.strip()})")
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m infra.dev", description=__doc__.split("\n\n")[0])
-    commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("up", help="start supervisord and every process; wait until ready")
-    commands.add_parser("down", help="stop every process and supervisord")
-    commands.add_parser("ps", help="the state of every process")
-    logs = commands.add_parser("logs", help="every process's log, prefixed by its name")
-    logs.add_argument("--once", action="store_true", help="print what is there and return")
-    for name in ("stop", "start"):
-        commands.add_parser(name, help=f"{name} a service or one process type").add_argument("target")
-    scale = commands.add_parser("scale", help="run N replicas of a scalable process type")
-    scale.add_argument("target")
-    scale.add_argument("count", type=int)
-    args = parser.parse_args(argv)
-
-    stack = LocalStack() if args.command == "up" else LocalStack.attach()
-    try:
-        if args.command == "up":
-            enable_management_plugin(stack.environ)
-            stack.up()
-            print("\nThe stack runs as local processes (supervisord):")
-            for label, url in stack.urls():
-                print(f"  {label:<26} {url}")
-            print("\n`make logs` follows the logs, `make ps` lists the processes, `make down` stops them.")
-            return 0
-        if args.command == "down":
-            stack.shutdown()
-            return 0
-        if not stack.running():
-            raise DevError("the local stack is not running: start it with `make dev`")
-        if args.command == "ps":
-            print(stack.status_table())
-        elif args.command == "logs":
-            stack.follow_logs(follow=not args.once)
-        elif args.command == "stop":
-            stack.stop(args.target)
-        elif args.command == "start":
-            stack.start(args.target)
-            stack.wait_ready(args.target)
-        elif args.command == "scale":
-            stack.scale(args.target, args.count)
-            stack.wait_ready(args.target)
-        return 0
-    except DevError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        return 130
-    except BrokenPipeError:  # `make logs | head`
-        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (silences the flush at exit)
-        return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
