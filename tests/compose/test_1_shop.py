@@ -40,6 +40,7 @@ def test_an_order_placed_in_the_dashboard_is_confirmed_and_mailed(shop: ComposeS
         page = browser.new_context(viewport=LAPTOP).new_page()
         page.goto(shop.url("DASHBOARD_PORT"))
         expect(page.locator("#connection")).to_have_attribute("data-state", "live", timeout=20_000)
+        expect(page.locator("#catalog .product").first).to_be_visible(timeout=20_000)  # before ordering
         order_id = place_from_ui(page, unique_email("compose"), "tok_visa")
         expect(card(page, order_id, "CONFIRMED")).to_be_visible(timeout=30_000)
         screenshot(page, "compose-order-confirmed")

@@ -43,7 +43,13 @@ def test_images_are_pinned_to_a_version(compose_config):
 
 def test_infrastructure_has_healthchecks_and_applications_wait_for_them(compose_config):
     services = compose_config["services"]
-    assert services["rabbitmq"]["healthcheck"]["test"] == ["CMD", "rabbitmq-diagnostics", "-q", "ping"]
+    # listeners accepting connections, not merely a node that answers (it does so during boot)
+    assert services["rabbitmq"]["healthcheck"]["test"] == [
+        "CMD",
+        "rabbitmq-diagnostics",
+        "-q",
+        "check_port_connectivity",
+    ]
     for name in HEALTHCHECKED:
         assert services[name]["healthcheck"]["test"], name
     for name in set(services) - INFRASTRUCTURE:
