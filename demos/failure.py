@@ -24,7 +24,6 @@ import sys
 import time
 import uuid
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -47,7 +46,7 @@ from demos.common import (
     url,
     wait_for,
 )
-from harness.load import TERMINAL, OrderLoad, intake_summary, order_statuses
+from harness.load import TERMINAL, OrderLoad, gateway_charges, intake_summary, order_statuses
 from harness.probe import QueueProbe, Sampler
 from infra.ports import free_port
 
@@ -151,7 +150,7 @@ def run_outage(variant: Variant, args: argparse.Namespace) -> Outcome:
         drained_at = time.time()
         say(f"[{variant.label}] every order final after {drained_at - up_at:.1f}s; reading the ledgers")
         emails = settled_emails(accepted, final)
-        charges = ledger(variant.payments_url, accepted)
+        charges = gateway_charges(accepted, variant.payments_url)
     finally:
         load.stop()
         load.close()
@@ -198,17 +197,6 @@ def settled_emails(
         if expected <= emails.keys() or time.monotonic() > deadline:
             return emails
         time.sleep(1)
-
-
-def ledger(payments_url: str, order_ids: list[str]) -> dict[str, int]:
-    """Real gateway charges per order, from the payments read API."""
-
-    def charges(order_id: str) -> tuple[str, int]:
-        response = requests.get(f"{payments_url}/api/payments", params={"order_id": order_id}, timeout=10)
-        return order_id, int(response.json()["gateway_charges"])
-
-    with ThreadPoolExecutor(16) as pool:
-        return dict(pool.map(charges, order_ids))
 
 
 # --- the two variants --------------------------------------------------------------------------

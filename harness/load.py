@@ -183,3 +183,20 @@ def order_statuses(order_ids: Iterable[str], base_url: str, workers: int = 16) -
 
     with ThreadPoolExecutor(workers) as pool:
         return dict(pool.map(status, list(order_ids)))
+
+
+def settled_statuses(order_ids: Iterable[str], base_url: str) -> dict[str, str | None] | None:
+    """Every order's status once all are terminal; None while any is not (for wait_until)."""
+    statuses = order_statuses(order_ids, base_url)
+    return statuses if all(status in TERMINAL for status in statuses.values()) else None
+
+
+def gateway_charges(order_ids: Iterable[str], payments_url: str, workers: int = 16) -> dict[str, int]:
+    """Real gateway charges per order, from the payments read API: more than one is a double charge."""
+
+    def charges(order_id: str) -> tuple[str, int]:
+        response = requests.get(f"{payments_url}/api/payments", params={"order_id": order_id}, timeout=10)
+        return order_id, int(response.json()["gateway_charges"])
+
+    with ThreadPoolExecutor(workers) as pool:
+        return dict(pool.map(charges, list(order_ids)))

@@ -134,10 +134,15 @@ def taken_ports(services: dict[str, Any], starting: Sequence[str]) -> list[str]:
     return problems
 
 
+def port_variables() -> dict[int, str]:
+    """The variable that moves each host port, by container port: docker-compose.yml publishes
+    `${NAME_PORT:-port}:port`."""
+    published = re.findall(r"\$\{(\w+_PORT):-(\d+)\}:(\d+)\b", BASE_FILE.read_text())
+    return {int(container): name for name, _default, container in published}
+
+
 def port_variable(container_port: int) -> str:
-    """The variable that moves a host port: docker-compose.yml publishes `${NAME_PORT:-port}:port`."""
-    found = re.search(rf"\$\{{(\w+_PORT):-{container_port}\}}:{container_port}\b", BASE_FILE.read_text())
-    return found.group(1) if found else "its <NAME>_PORT variable"
+    return port_variables().get(container_port, "its <NAME>_PORT variable")
 
 
 def preflight(up_args: Sequence[str]) -> list[str]:

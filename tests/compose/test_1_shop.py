@@ -9,13 +9,11 @@ import subprocess
 import requests
 from playwright.sync_api import expect
 
-from harness.load import OrderLoad, order_statuses
+from harness.load import TERMINAL, OrderLoad, order_statuses, settled_statuses
 from harness.mail import Mailbox
 from harness.waiting import wait_until
 from tests.support.browser import LAPTOP, card, chromium, place_from_ui, screenshot, unique_email
 from tests.support.composestack import ComposeStack
-
-TERMINAL = {"CONFIRMED", "CANCELLED"}
 
 
 def test_every_container_is_healthy_within_two_minutes_of_make_run(started_shop):
@@ -59,9 +57,12 @@ def test_orders_wait_while_payments_is_stopped_and_complete_once_it_starts(shop:
 
     shop.make("start", "SERVICE=payments")
     final = wait_until(
-        lambda: all_terminal(shop, load.accepted()), 60, 0.5, "every order terminal after the restart"
+        lambda: settled_statuses(load.accepted(), shop.url("ORDERS_PORT")),
+        60,
+        0.5,
+        "every order terminal after the restart",
     )
-    assert set(final.values()) == TERMINAL
+    assert set(final.values()) == set(TERMINAL)
 
 
 def test_notification_workers_scale_to_four_consumers_and_back(shop: ComposeStack):
@@ -73,8 +74,3 @@ def test_notification_workers_scale_to_four_consumers_and_back(shop: ComposeStac
     assert len(shop.containers("notifications-worker")) == 1
     wait_until(lambda: shop.consumers("notifications.tasks") == 1, 60, 0.5, "1 consumer on the queue")
     assert requests.get(shop.url("NOTIFICATIONS_PORT") + "/readyz", timeout=5).status_code == 200
-
-
-def all_terminal(shop: ComposeStack, order_ids: list[str]) -> dict[str, str | None] | None:
-    statuses = order_statuses(order_ids, shop.url("ORDERS_PORT"))
-    return statuses if set(statuses.values()) <= TERMINAL else None

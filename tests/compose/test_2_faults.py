@@ -9,9 +9,8 @@ import time
 from collections.abc import Callable
 
 import pytest
-import requests
 
-from harness.load import OrderLoad, order_statuses
+from harness.load import OrderLoad, gateway_charges, order_statuses, settled_statuses
 from harness.mail import Mailbox
 from harness.waiting import wait_until
 from tests.support.composestack import ComposeStack
@@ -19,7 +18,6 @@ from tests.support.composestack import ComposeStack
 ORDERS = 200
 RATE_PER_S = 25
 TOKENS = ("tok_visa", "tok_visa", "tok_chargeDeclined", "tok_flaky")
-TERMINAL = {"CONFIRMED", "CANCELLED"}
 # A consumer cut off its network notices only by the missing heartbeats (60 s) before its
 # deliveries go back to the queue: the drain allows for that.
 DRAIN_TIMEOUT_S = 240
@@ -75,12 +73,13 @@ def test_a_fault_under_load_loses_and_doubles_nothing(
     accepted = load.accepted()
     assert len(accepted) >= intake * ORDERS, f"intake: {len(accepted)} of {ORDERS} accepted"
 
-    def settled() -> dict[str, str | None] | None:
-        statuses = order_statuses(accepted, shop.url("ORDERS_PORT"))
-        return statuses if set(statuses.values()) <= TERMINAL else None
-
     try:
-        wait_until(settled, DRAIN_TIMEOUT_S, 1.0, "every accepted order terminal")
+        wait_until(
+            lambda: settled_statuses(accepted, shop.url("ORDERS_PORT")),
+            DRAIN_TIMEOUT_S,
+            1.0,
+            "every accepted order terminal",
+        )
     except AssertionError:
         statuses = collections.Counter(order_statuses(accepted, shop.url("ORDERS_PORT")).values())
         raise AssertionError(f"orders not terminal: {statuses}\n{shop.logs()}") from None
@@ -89,7 +88,7 @@ def test_a_fault_under_load_loses_and_doubles_nothing(
     )
     shop.wait_healthy()
 
-    charges = {o: gateway_charges(shop, o) for o in accepted}
+    charges = gateway_charges(accepted, shop.url("PAYMENTS_PORT"))
     assert [o for o, n in charges.items() if n > 1] == [], "charged twice"
     mailbox = Mailbox(shop.url("SMTP_SINK_HTTP_PORT"))
     wanted = set(accepted)
@@ -100,11 +99,3 @@ def test_a_fault_under_load_loses_and_doubles_nothing(
 
     per_order = wait_until(emails, 120, 1.0, "an email for every order")
     assert [o for o, n in per_order.items() if n > 1] == [], "mailed twice"
-
-
-def gateway_charges(shop: ComposeStack, order_id: str) -> int:
-    response = requests.get(
-        f"{shop.url('PAYMENTS_PORT')}/api/payments", params={"order_id": order_id}, timeout=10
-    )
-    response.raise_for_status()
-    return int(response.json()["gateway_charges"])

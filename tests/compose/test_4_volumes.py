@@ -3,12 +3,10 @@ messages that were queued when the stack went down are delivered."""
 
 from __future__ import annotations
 
-from harness.load import OrderLoad, order_statuses
+from harness.load import OrderLoad, order_statuses, settled_statuses
 from harness.mail import Mailbox
 from harness.waiting import wait_until
 from tests.support.composestack import ComposeStack
-
-TERMINAL = {"CONFIRMED", "CANCELLED"}
 
 
 def test_make_down_then_run_keeps_orders_outcomes_and_queued_messages(shop: ComposeStack):
@@ -19,11 +17,9 @@ def test_make_down_then_run_keeps_orders_outcomes_and_queued_messages(shop: Comp
     orders = load.accepted()
     assert len(orders) == 10
 
-    def settled() -> dict[str, str | None] | None:
-        statuses = order_statuses(orders, shop.url("ORDERS_PORT"))
-        return statuses if set(statuses.values()) <= TERMINAL else None
-
-    before = wait_until(settled, 60, 0.5, "every order terminal")
+    before = wait_until(
+        lambda: settled_statuses(orders, shop.url("ORDERS_PORT")), 60, 0.5, "every order terminal"
+    )
     wait_until(
         lambda: shop.queue("notifications.tasks").get("messages", 0) >= 10, 30, 1.0, "10 queued emails"
     )

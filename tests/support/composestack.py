@@ -23,19 +23,7 @@ from infra.ports import free_port
 from tests.support.stack import make
 
 # Every host port docker-compose.yml publishes, by the variable that moves it.
-PORT_VARIABLES = (
-    "DASHBOARD_PORT",
-    "ORDERS_PORT",
-    "PAYMENTS_PORT",
-    "NOTIFICATIONS_PORT",
-    "LOYALTY_PORT",
-    "RABBITMQ_PORT",
-    "RABBITMQ_MANAGEMENT_PORT",
-    "REDIS_PORT",
-    "SMTP_SINK_PORT",
-    "SMTP_SINK_HTTP_PORT",
-    "FLOWER_PORT",
-)
+PORT_VARIABLES = tuple(compose.port_variables().values())
 ADMIN = ("admin", "admin")  # infra/rabbitmq/definitions.json as committed (no .env)
 
 
