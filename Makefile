@@ -68,7 +68,7 @@ dev: venv check-services ## Run the whole stack as local processes (supervisord)
 	@$(DEV) up
 
 .PHONY: down
-down: venv ## Stop the whole stack (compose: volumes kept; `$(COMPOSE) down --volumes` drops them)
+down: venv ## Stop the whole stack (compose keeps the volumes: the orders and queued messages stay)
 	@$(call by_mode,$(COMPOSE) --profile '*' down,$(DEV) down)
 
 .PHONY: logs
