@@ -28,7 +28,8 @@ from flask import (
 from services.dashboard import feed
 from services.dashboard.broker_map import ManagementUnavailable, build_map
 from services.dashboard.dead_letters import NoSuchQueue
-from services.dashboard.view import DashboardView, Snapshot
+from services.dashboard.view import NOT_SHOWN, DashboardView, Snapshot
+from shared.contract import EVENT_TYPES
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
@@ -44,7 +45,8 @@ shop = Blueprint("shop", __name__)
 
 @cache
 def asset_version() -> str:
-    """Changes whenever a static file does, so browsers never run a stale script."""
+    """Changes whenever a static file does, so browsers never run a stale script. The modules
+    app.js imports carry no version: static files are served `no-cache`, so always revalidated."""
     digest = hashlib.sha256()
     for path in sorted(STATIC.rglob("*")):
         if path.is_file():
@@ -55,6 +57,12 @@ def asset_version() -> str:
 @ui.get("/")
 def index() -> str:
     return render_template("index.html", version=asset_version())
+
+
+@ui.get("/api/event-types")
+def event_types() -> Response:
+    """The types of shared/contract.py the page shows, for its filters before any event arrives."""
+    return jsonify(event_types=[name for name in EVENT_TYPES if name not in NOT_SHOWN])
 
 
 # ---- live stream -----------------------------------------------------------------

@@ -42,8 +42,13 @@ class OrderCard:
     notified: bool = False
     reason: str | None = None
 
+    @property
+    def total_text(self) -> str | None:
+        """The total as the page shows it: written here, like every amount the server sends."""
+        return None if self.total_cents is None else format_cents(self.total_cents, self.currency or "")
+
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        return {**asdict(self), "total_text": self.total_text}
 
 
 @dataclass(frozen=True)

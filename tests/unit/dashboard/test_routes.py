@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from flask.testing import FlaskClient
 
 from services.dashboard.app import create_app
 from services.dashboard.broker_map import ManagementUnavailable
 from services.dashboard.dead_letters import DeadLetter, NoSuchQueue
+from shared.contract import EVENT_TYPES
 
 
 class UnreachableManagement:
@@ -48,9 +51,18 @@ def test_the_page_loads_its_own_assets_only(client: FlaskClient) -> None:
 
     assert page.status_code == 200
     assert "default-src 'self'" in page.headers["Content-Security-Policy"]
-    assert b"/assets/app.js?v=" in page.data
+    assert b'<script type="module" src="/assets/app.js?v=' in page.data
+    assert not re.search(rb"<script(?![^>]*\ssrc=)", page.data)  # an inline one: the policy blocks it
     assert client.get("/assets/app.js").status_code == 200
+    assert client.get("/assets/js/live-feed.js").mimetype == "text/javascript"  # a module needs it
     assert b"http" not in client.get("/assets/app.css").data  # no CDN, no remote font
+
+
+def test_the_page_gets_the_event_types_of_the_contract_it_shows(client: FlaskClient) -> None:
+    listed = client.get("/api/event-types").get_json()["event_types"]
+
+    assert listed == [name for name in EVENT_TYPES if name != "service.heartbeat"]
+    assert listed[:2] == ["order.placed", "payment.authorized"]  # the contract's order: the chips'
 
 
 def test_dead_letters_are_listed_with_their_reason(client: FlaskClient) -> None:

@@ -63,6 +63,16 @@ def test_a_placed_order_is_pending_with_its_details() -> None:
     assert update.item.summary == "2 items · 25.80 EUR · tok_visa"
 
 
+def test_the_card_carries_its_total_written_as_every_amount_is() -> None:
+    view = DashboardView()
+    placement = view.apply(placed()).order.to_json()
+    confirmation_only = DashboardView().apply(confirmed(0)).order.to_json()
+
+    assert placement["total_text"] == "25.80 EUR"
+    assert view.apply(confirmed(180)).order.to_json()["total_text"] == "25.80 EUR"
+    assert confirmation_only["total_text"] is None  # the card learns its total from the placement
+
+
 def test_the_order_moves_to_confirmed_and_each_event_carries_its_latency() -> None:
     view = DashboardView()
     updates = [view.apply(e) for e in (placed(), authorized(120), confirmed(180), notified(450))]

@@ -1,0 +1,7 @@
+// What this browser session has been sent: filled by the live feed, read by every view of it.
+export const session = {
+  orders: new Map(), // order id → its card, as the server merged it
+  items: [], // the event stream, oldest first
+  placed: [], // chart points: when each order was placed (epoch ms)
+  endToEnd: [], // chart points: [notified at, ms since placed]
+};
