@@ -100,8 +100,14 @@ def describe(headers: dict[str, Any] | None, body: bytes, message_id: str | None
 
 
 def replay_queue(service: str, headers: dict[str, Any] | None) -> str:
-    """Back to the queue it failed in, if that is one of the service's own queues."""
-    deaths = (headers or {}).get("x-death") or []
+    """Back to the queue it failed in, if that is one of the service's own queues.
+
+    A message the consumer parked failed in the service's event queue; its `x-death` only
+    records its trips through the retry queues, which would hold it back for their delay."""
+    headers = headers or {}
+    if REASON_HEADER in headers:
+        return service
+    deaths = headers.get("x-death") or []
     queue = _text(deaths[0].get("queue")) if deaths and isinstance(deaths[0], dict) else ""
     return queue if queue.startswith(service + ".") else service
 

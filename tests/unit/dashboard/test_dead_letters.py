@@ -102,6 +102,11 @@ def test_a_dead_task_is_replayed_to_the_task_queue_and_an_event_to_the_event_que
     assert replay_queue("payments", {"x-death": [{"queue": b"orders.tasks"}]}) == "payments"
 
 
+def test_an_event_parked_after_its_retries_is_replayed_to_the_event_queue_not_a_retry_queue() -> None:
+    retried = {"x-death": [{"queue": b"payments.retry.25s", "reason": b"expired", "count": 1}]}
+    assert replay_queue("payments", {**retried, "x-death-reason": "exhausted"}) == "payments"
+
+
 def test_a_replayed_task_gets_its_retries_back_and_runs_now() -> None:
     headers = replay_headers(
         {"task": "charge_order", "retries": 40, "eta": "2026-01-01T00:00:00", "x-death": []}
