@@ -37,8 +37,11 @@ from pathlib import Path
 
 import pika
 
-from bench import cpu_time
+from bench import chain, cpu_time
+from harness.plots import pyplot
+from harness.probe import wait_for_consumers
 from harness.sandbox import Sandbox, create_sandbox, destroy_sandbox
+from harness.waiting import wait_until
 from shared import topology
 from shared.consumer import EventConsumer
 from shared.envelope import Event, new_event
@@ -87,7 +90,7 @@ def library_consumer(
     amqp_url: str, count: int, done: multiprocessing.connection.Connection, workers: int = 4
 ) -> None:
     """Sends when it has the last message, and its CPU per message from the first to the last."""
-    settings = Settings(SERVICE, amqp_url, redis_url="", smtp_url="", redis_namespace=SERVICE)
+    settings = Settings(service=SERVICE, amqp_url=amqp_url)
     seen = 0
     first_cpu = 0.0
     lock = threading.Lock()
@@ -108,22 +111,7 @@ def library_consumer(
 
 
 def raw_consumer(amqp_url: str, count: int, done: multiprocessing.connection.Connection) -> None:
-    connection = pika.BlockingConnection(pika.URLParameters(amqp_url))
-    channel = connection.channel()
-    channel.basic_qos(prefetch_count=PREFETCH)
-    seen = 0
-
-    def on_message(ch: object, method: object, _props: object, _body: bytes) -> None:
-        nonlocal seen
-        channel.basic_ack(method.delivery_tag)  # type: ignore[attr-defined]
-        seen += 1
-        if seen == count:
-            done.send((time.monotonic(), None))
-            channel.stop_consuming()
-
-    channel.basic_consume(SERVICE, on_message)
-    channel.start_consuming()
-    connection.close()
+    chain.acknowledge(amqp_url, SERVICE, count, PREFETCH, lambda: done.send((time.monotonic(), None)))
 
 
 # ---- publishers (in this process) ----------------------------------------------------------
@@ -132,9 +120,7 @@ def raw_consumer(amqp_url: str, count: int, done: multiprocessing.connection.Con
 def publish_with_library(amqp_url: str, events: list[Event], *, gap_s: float = 0.0) -> Callable[[], None]:
     """All at once (many confirms in flight), or one at a time `gap_s` apart."""
     publisher = Publisher(amqp_url, name="bench-publisher")
-    deadline = time.monotonic() + 10
-    while not publisher.connected and time.monotonic() < deadline:
-        time.sleep(0.01)
+    wait_until(lambda: publisher.connected, 10, 0.01, "the publisher's connection", failure=RuntimeError)
 
     def run() -> None:
         if gap_s:
@@ -166,14 +152,6 @@ def publish_raw(amqp_url: str, events: list[Event], *, confirm: bool) -> Callabl
 # ---- one measurement -----------------------------------------------------------------------
 
 
-def consumers_on_queue(amqp_url: str) -> int:
-    connection = pika.BlockingConnection(pika.URLParameters(amqp_url))
-    try:
-        return connection.channel().queue_declare(SERVICE, passive=True).method.consumer_count
-    finally:
-        connection.close()
-
-
 def measure(
     mode: str, amqp_url: str, events: list[Event], *, workers: int = 4, gap_s: float = 0.0
 ) -> tuple[float, float | None]:
@@ -188,11 +166,7 @@ def measure(
         child = ctx.Process(target=raw_consumer, args=(amqp_url, len(events), sender), daemon=True)
     child.start()
     try:
-        deadline = time.monotonic() + 30
-        while consumers_on_queue(amqp_url) < 1:
-            if time.monotonic() > deadline or not child.is_alive():
-                raise RuntimeError(f"{mode} consumer did not start")
-            time.sleep(0.05)
+        wait_for_consumers(amqp_url, {SERVICE: child}, f"the {mode} consumer")
         if mode == LIBRARY:
             publish = publish_with_library(amqp_url, events, gap_s=gap_s)
         else:
@@ -281,11 +255,7 @@ def print_table(result: dict[str, object]) -> None:
 
 
 def save(result: dict[str, object]) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     (ARTIFACTS / "results.json").write_text(json.dumps(result, indent=2) + "\n")
     medians: dict[str, float] = result["median_msgs_per_s"]  # type: ignore[assignment]

@@ -25,6 +25,7 @@ import psutil
 import redis
 
 from bench import cpu_time
+from harness.probe import wait_for_consumers
 
 EXCHANGE = "chain.events"
 HOPS = (
@@ -93,10 +94,12 @@ def hop(amqp_url: str, redis_url: str, prefix: str, queue: str, next_type: str) 
     channel.start_consuming()
 
 
-def sink(amqp_url: str, count: int, done: Connection) -> None:
+def acknowledge(amqp_url: str, queue: str, count: int, prefetch: int, on_last: Callable[[], None]) -> None:
+    """Acknowledge `count` messages of `queue`, calling `on_last` as the last one arrives: the
+    end of a measured run (this chain's sink, and raw pika in bench/bus.py)."""
     connection = pika.BlockingConnection(pika.URLParameters(amqp_url))
     channel = connection.channel()
-    channel.basic_qos(prefetch_count=PREFETCH)
+    channel.basic_qos(prefetch_count=prefetch)
     seen = 0
 
     def on_message(_ch: object, method: object, _props: object, _body: bytes) -> None:
@@ -104,24 +107,16 @@ def sink(amqp_url: str, count: int, done: Connection) -> None:
         channel.basic_ack(method.delivery_tag)  # type: ignore[attr-defined]
         seen += 1
         if seen == count:
-            done.send(time.time())
+            on_last()
             channel.stop_consuming()
 
-    channel.basic_consume(SINK[0], on_message)
+    channel.basic_consume(queue, on_message)
     channel.start_consuming()
     connection.close()
 
 
-def _consumers_ready(amqp_url: str) -> bool:
-    connection = pika.BlockingConnection(pika.URLParameters(amqp_url))
-    try:
-        channel = connection.channel()
-        return all(
-            channel.queue_declare(queue, passive=True).method.consumer_count >= 1
-            for queue, *_ in (*HOPS, SINK)
-        )
-    finally:
-        connection.close()
+def sink(amqp_url: str, count: int, done: Connection) -> None:
+    acknowledge(amqp_url, SINK[0], count, PREFETCH, lambda: done.send(time.time()))
 
 
 def measure(
@@ -145,11 +140,8 @@ def measure(
     for child in children:
         child.start()
     try:
-        deadline = time.monotonic() + 30
-        while not _consumers_ready(amqp_url):
-            if time.monotonic() > deadline:
-                raise RuntimeError("the chain's consumers did not start")
-            time.sleep(0.1)
+        queues = [queue for queue, *_ in (*HOPS, SINK)]
+        wait_for_consumers(amqp_url, dict(zip(queues, children, strict=True)), "the chain's consumers")
         start_up = sum(cpu_time.of_process(psutil.Process(child.pid)) for child in children)
         reaped_before = cpu_time.of_reaped_children()
         with window():

@@ -20,11 +20,12 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-import requests
-
+from harness import launcher
 from harness.mail import Mailbox
+from harness.probe import http_ok
 from harness.waiting import wait_until
 from infra import compose
+from infra.dev.stack import LocalStack
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = Path(os.environ.get("ARTIFACTS_DIR", ROOT / "artifacts"))
@@ -116,18 +117,11 @@ def run_demo(main: Callable[[], None]) -> None:
 
 def make(target: str, **variables: str | int) -> None:
     """Drive the stack through the same make targets a person would type."""
-    assignments = [f"{name}={value}" for name, value in variables.items()]
-    command = ["make", "--no-print-directory", "-C", str(ROOT), target, *assignments]
-    result = subprocess.run(command, capture_output=True, text=True, check=False)
-    if result.returncode != 0:
-        raise DemoError(f"`make {target} {' '.join(assignments)}` failed:\n{result.stdout}{result.stderr}")
+    launcher.make(target, *(f"{name}={value}" for name, value in variables.items()), failure=DemoError)
 
 
-def answers(service: str, path: str = "/readyz") -> bool:
-    try:
-        return requests.get(url(service) + path, timeout=2).status_code == 200
-    except requests.RequestException:
-        return False
+def answers(service: str) -> bool:
+    return http_ok(url(service) + "/readyz", timeout=2)
 
 
 def require_stack(*services: str) -> None:
@@ -160,9 +154,7 @@ def service_processes(service: str) -> dict[str, str]:
         ).stdout.splitlines()
         rows = dict(line.split(" ", 1) for line in inspect if line.strip())
         return {name.lstrip("/"): started for name, started in rows.items() if f"-{service}-" in name}
-    from infra.dev.stack import LocalStack  # local mode only: supervisord knows the pids
-
-    states = LocalStack.attach().states()
+    states = LocalStack.attach().states()  # local mode: supervisord knows the pids
     return {
         name: f"{info['pid']}@{info['start']}"
         for name, info in states.items()
@@ -180,16 +172,3 @@ def mail_count() -> int:
 def emails_by_order() -> dict[str, int]:
     """How many emails the SMTP sink (local sink or Mailpit) received per order id."""
     return dict(collections.Counter(mail.order_id for mail in Mailbox(mail_url()).list()))
-
-
-# --- plots -----------------------------------------------------------------------------------
-
-
-def pyplot():
-    """matplotlib without a display (the demos run in terminals and CI)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt

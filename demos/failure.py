@@ -17,38 +17,28 @@ ports, and the two are printed side by side.
 from __future__ import annotations
 
 import argparse
-import os
-import signal
-import subprocess
-import sys
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import redis
-import requests
-
 from demos.common import (
-    ROOT,
     artifacts,
     broker_url,
     emails_by_order,
     emit,
     make,
-    pyplot,
     report,
     require_stack,
     run_demo,
     say,
-    smtp_url,
     url,
-    wait_for,
 )
+from demos.coupled.shop import CoupledShop
 from harness.load import TERMINAL, OrderLoad, gateway_charges, intake_summary, order_statuses
+from harness.plots import pyplot
 from harness.probe import QueueProbe, Sampler
-from infra.ports import free_port
+from harness.waiting import wait_until
 
 NAME = "demo-failure"
 LATENCY_BAR = 1.2
@@ -173,30 +163,32 @@ def run_outage(variant: Variant, args: argparse.Namespace) -> Outcome:
 
 
 def drain(order_ids: list[str], orders_url: str, timeout: float) -> dict[str, str | None]:
-    """Poll the orders not yet final until all are (or the timeout): their last known statuses."""
-    deadline = time.monotonic() + timeout
+    """Each order's last known status, once all are final or at the timeout (what is not final
+    then counts as lost). Only the orders not yet final are asked again."""
     final: dict[str, str | None] = {}
-    waiting = list(order_ids)
-    while waiting and time.monotonic() < deadline:
-        statuses = order_statuses(waiting, orders_url)
-        final |= statuses
-        waiting = [o for o, s in statuses.items() if s not in TERMINAL]
-        if waiting:
-            time.sleep(0.5)
+
+    def all_final() -> bool:
+        final.update(order_statuses([o for o in order_ids if final.get(o) not in TERMINAL], orders_url))
+        return all(final[o] in TERMINAL for o in order_ids)
+
+    wait_until(all_final, timeout, 0.5, failure=None)
     return final
 
 
 def settled_emails(
     order_ids: list[str], final: dict[str, str | None], timeout: float = 120
 ) -> dict[str, int]:
-    """Emails per order, once every final order got its email (or at the timeout)."""
+    """Emails per order, once every final order got its email or at the timeout (the missing
+    ones are a figure of the report)."""
     expected = {o for o in order_ids if final.get(o) in TERMINAL}
-    deadline = time.monotonic() + timeout
-    while True:
-        emails = emails_by_order()
-        if expected <= emails.keys() or time.monotonic() > deadline:
-            return emails
-        time.sleep(1)
+    emails: dict[str, int] = {}
+
+    def all_mailed() -> bool:
+        emails.update(emails_by_order())
+        return expected <= emails.keys()
+
+    wait_until(all_mailed, timeout, 1, failure=None)
+    return emails
 
 
 # --- the two variants --------------------------------------------------------------------------
@@ -212,81 +204,14 @@ def event_driven() -> Variant:
     return Variant("event-driven", url("orders"), url("payments"), stop, start, queue="payments")
 
 
-class CoupledShop:
-    """The ANTI-PATTERN of demos/coupled as three gunicorn processes on free ports."""
-
-    APPS = ("orders", "payments", "notifications")
-
-    def __init__(self, log_dir) -> None:
-        self.run_id = uuid.uuid4().hex[:8]
-        self.ports = {app: free_port() for app in self.APPS}
-        self.log_dir = log_dir
-        self.processes: dict[str, subprocess.Popen] = {}
-        self.env = {
-            **os.environ,
-            "PYTHONPATH": str(ROOT),
-            "REDIS_PREFIX": f"demo-{self.run_id}:",
-            "COUPLED_PAYMENTS_URL": self.url("payments"),
-            "COUPLED_NOTIFICATIONS_URL": self.url("notifications"),
-            "SMTP_URL": smtp_url(),
-        }
-
-    def url(self, app: str) -> str:
-        return f"http://127.0.0.1:{self.ports[app]}"
-
-    def start(self, app: str) -> None:
-        gunicorn = os.path.join(os.path.dirname(sys.executable), "gunicorn")
-        command = [
-            gunicorn,
-            "--config",
-            "infra/gunicorn.conf.py",
-            "--bind",
-            f"127.0.0.1:{self.ports[app]}",
-            f"demos.coupled.app:create_{app}_app()",
-        ]
-        log = open(self.log_dir / f"coupled-{app}.log", "ab")  # noqa: SIM115 (owned by the child)
-        self.processes[app] = subprocess.Popen(
-            command, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT
-        )
-        wait_for(lambda: _answers(self.url(app) + "/readyz"), 30, f"coupled {app} to answer")
-
-    def stop(self, app: str) -> None:
-        process = self.processes.pop(app)
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-    def __enter__(self) -> CoupledShop:
-        for app in reversed(self.APPS):
-            self.start(app)
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        for app in list(self.processes):
-            self.stop(app)
-        client = redis.Redis.from_url(self.env.get("REDIS_URL", "redis://127.0.0.1:6379/0"))
-        keys = list(client.scan_iter(f"{self.env['REDIS_PREFIX']}*"))
-        if keys:
-            client.delete(*keys)
-
-    def variant(self) -> Variant:
-        return Variant(
-            "coupled (anti-pattern)",
-            self.url("orders"),
-            self.url("payments"),
-            lambda: self.stop("payments"),
-            lambda: self.start("payments"),
-        )
-
-
-def _answers(address: str) -> bool:
-    try:
-        return requests.get(address, timeout=1).status_code == 200
-    except requests.RequestException:
-        return False
+def coupled(shop: CoupledShop) -> Variant:
+    return Variant(
+        "coupled (anti-pattern)",
+        shop.url("orders"),
+        shop.url("payments"),
+        lambda: shop.stop("payments"),
+        lambda: shop.start("payments"),
+    )
 
 
 # --- report --------------------------------------------------------------------------------------
@@ -367,8 +292,8 @@ def main(argv: list[str] | None = None) -> None:
     say(f"Demo: payments down for {args.outage:.0f}s while customers order at {args.rate:.0f}/s")
     outcomes = [run_outage(event_driven(), args)]
     if not args.skip_coupled:
-        with CoupledShop(folder) as coupled:
-            outcomes.append(run_outage(coupled.variant(), args))
+        with CoupledShop(folder) as shop:
+            outcomes.append(run_outage(coupled(shop), args))
     event = outcomes[0].figures()
     coupled_figures = outcomes[1].figures() if len(outcomes) > 1 else None
     for outcome in outcomes:

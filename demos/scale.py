@@ -31,7 +31,6 @@ from demos.common import (
     emit,
     mail_count,
     make,
-    pyplot,
     report,
     require_stack,
     run_demo,
@@ -41,7 +40,9 @@ from demos.common import (
     wait_for,
 )
 from harness.load import OrderLoad, intake_summary
+from harness.plots import pyplot
 from harness.probe import QueueProbe, Sampler
+from harness.waiting import wait_until
 
 NAME = "demo-scale"
 TASKS = "notifications.tasks"
@@ -150,12 +151,8 @@ def measure(sampler: Sampler, probe: QueueProbe, replicas: int, window: float, l
     wait_for(lambda: probe.consumers(TASKS) == replicas, 60, f"{replicas} consumers on {TASKS}")
     time.sleep(SETTLE_S)
     start, sent_before = time.time(), mail_count()
-    starved = False
-    while time.time() < start + window:
-        if sampler.latest[0] < low_water:
-            starved = True
-            break
-        time.sleep(0.1)
+    # the window ends early if the queue runs low: the workers would be starved, not measured
+    starved = wait_until(lambda: sampler.latest[0] < low_water, window, 0.1, failure=None)
     end, sent_after = time.time(), mail_count()
     step = Step(replicas, scaled_at, (start, end), sent_after - sent_before, starved)
     say(

@@ -31,7 +31,6 @@ from demos.common import (
     broker_url,
     emit,
     make,
-    pyplot,
     report,
     require_stack,
     run_demo,
@@ -41,6 +40,7 @@ from demos.common import (
     wait_for,
 )
 from harness.load import TERMINAL, OrderLoad, order_statuses
+from harness.plots import pyplot
 from harness.probe import QueueProbe, Sampler
 
 NAME = "demo-subscriber"

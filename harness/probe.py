@@ -5,7 +5,8 @@ from __future__ import annotations
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from multiprocessing.process import BaseProcess
 from typing import Any
 
 import pika
@@ -13,6 +14,14 @@ import pika.exceptions
 import requests
 
 from harness.waiting import wait_until
+
+
+def http_ok(url: str, timeout: float = 1.0) -> bool:
+    """Does `url` answer 200 (a /readyz)? No answer is a no, not an error."""
+    try:
+        return requests.get(url, timeout=timeout).status_code == 200
+    except requests.RequestException:
+        return False
 
 
 class QueueProbe:
@@ -54,6 +63,25 @@ class QueueProbe:
     def close(self) -> None:
         if self._connection is not None and self._connection.is_open:
             self._connection.close()
+
+
+def wait_for_consumers(
+    amqp_url: str, consumers: Mapping[str, BaseProcess], what: str, timeout: float = 30
+) -> None:
+    """Until every queue has a consumer (a benchmark must not time its consumers' start-up);
+    a RuntimeError at once if the process meant to consume one has died."""
+    probe = QueueProbe(amqp_url)
+
+    def consuming() -> bool:
+        dead = [queue for queue, process in consumers.items() if not process.is_alive()]
+        if dead:
+            raise RuntimeError(f"{what} died before consuming {', '.join(dead)}")
+        return all(probe.consumers(queue) >= 1 for queue in consumers)
+
+    try:
+        wait_until(consuming, timeout, 0.05, what, failure=RuntimeError)
+    finally:
+        probe.close()
 
 
 class Sampler:

@@ -15,16 +15,19 @@ def wait_until(
     timeout: float = 30.0,
     interval: float = 0.05,
     what: str = "",
-    failure: type[Exception] = AssertionError,
+    failure: type[Exception] | None = AssertionError,
 ) -> T:
     """Poll until `condition()` is truthy and return it; at the deadline raise `failure`
-    (a failed assertion in tests, a readable error in demos) saying what was awaited."""
+    (a failed assertion in tests, a readable error in demos) saying what was awaited, or,
+    with `failure=None`, return the last answer: for a measurement a timeout is a figure
+    (orders still pending), not an error."""
     poll = tenacity.Retrying(
         retry=tenacity.retry_if_result(lambda result: not result),
         stop=tenacity.stop_after_delay(timeout),
         wait=tenacity.wait_fixed(interval),
+        retry_error_callback=lambda state: state.outcome.result(),
     )
-    try:
-        return poll(condition)
-    except tenacity.RetryError:
-        raise failure(f"timed out after {timeout:.0f}s waiting for {what or condition}") from None
+    result = poll(condition)
+    if not result and failure is not None:
+        raise failure(f"timed out after {timeout:.0f}s waiting for {what or condition}")
+    return result

@@ -17,7 +17,7 @@ def _quote_value(value: str) -> str:
     return '"' + value.replace("%", "%%").replace('"', '\\"') + '"'
 
 
-def _program(process: Process, logs: Path, environ: Mapping[str, str]) -> str:
+def _program(process: Process, logs: Path, environ: Mapping[str, str], autorestart: bool) -> str:
     env = {
         "PATH": f"{Path(sys.executable).parent}:{environ.get('PATH', '/usr/bin:/bin')}",
         "PYTHONPATH": str(ROOT),
@@ -35,8 +35,9 @@ def _program(process: Process, logs: Path, environ: Mapping[str, str]) -> str:
         f"directory={ROOT}",
         "environment=" + ",".join(f"{key}={_quote_value(value)}" for key, value in env.items()),
         "autostart=false",
-        "autorestart=true",
-        "startsecs=2",
+        f"autorestart={str(autorestart).lower()}",
+        # Without autorestart, no retry either: an exit in the first seconds is not a failed start.
+        f"startsecs={2 if autorestart else 0}",
         "startretries=5",
         "stopsignal=TERM",
         "stopwaitsecs=30",
@@ -50,7 +51,11 @@ def _program(process: Process, logs: Path, environ: Mapping[str, str]) -> str:
     return "\n".join(lines)
 
 
-def supervisord_config(processes: Iterable[Process], directory: Path, environ: Mapping[str, str]) -> str:
+def supervisord_config(
+    processes: Iterable[Process], directory: Path, environ: Mapping[str, str], autorestart: bool = True
+) -> str:
+    """`autorestart`: `make dev` brings back a process that died; a test that kills one wants it
+    to stay down until the test starts it again."""
     processes = list(processes)
     logs = directory / "logs"
     sections = [
@@ -65,7 +70,7 @@ def supervisord_config(processes: Iterable[Process], directory: Path, environ: M
         "supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface",
         f"[supervisorctl]\nserverurl=unix://{directory}/supervisor.sock",
     ]
-    sections += [_program(process, logs, environ) for process in processes]
+    sections += [_program(process, logs, environ, autorestart) for process in processes]
     services: dict[str, list[str]] = {}
     for process in processes:
         services.setdefault(process.service, []).append(process.name)

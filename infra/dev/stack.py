@@ -13,13 +13,13 @@ from pathlib import Path
 from urllib.parse import urlsplit
 from xmlrpc.client import Fault, ServerProxy
 
-import requests
-import tenacity
 from supervisor.xmlrpc import SupervisorTransport
 
+from harness.probe import http_ok
+from harness.waiting import wait_until
 from infra.dev.config import MAX_REPLICAS, supervisord_config
 from infra.dev.logs import follow_logs
-from infra.stack import ADDED_LATER, ROOT, Process, core_topology, local_infra, procfile
+from infra.stack import ADDED_LATER, ROOT, Infra, Process, core_topology, local_infra, procfile
 from shared import topology
 
 READY_TIMEOUT_S = 60.0
@@ -45,10 +45,12 @@ def http_port(process: Process, environ: Mapping[str, str]) -> int | None:
 
 
 class LocalStack:
-    """The processes of `make dev`, driven through supervisord's XML-RPC API."""
+    """The processes of `make dev`, driven through supervisord's XML-RPC API: the one way the
+    shop's processes are started, by `make dev`, the tests, the demos and the benchmark."""
 
-    def __init__(self, environ: Mapping[str, str] = os.environ) -> None:
+    def __init__(self, environ: Mapping[str, str] = os.environ, autorestart: bool = True) -> None:
         self.environ = dict(environ)
+        self.autorestart = autorestart
         self.dir = run_dir(self.environ)
         self.processes = procfile()
         self.config = self.dir / "supervisord.conf"
@@ -67,6 +69,10 @@ class LocalStack:
         transport = SupervisorTransport(None, None, f"unix://{self.dir}/supervisor.sock")
         return ServerProxy("http://127.0.0.1", transport=transport).supervisor
 
+    @property
+    def infra(self) -> Infra:
+        return local_infra(self.environ)
+
     # supervisord itself
 
     def running(self) -> bool:
@@ -77,7 +83,7 @@ class LocalStack:
 
     def boot(self) -> None:
         """Start supervisord with a config generated from the Procfile (restarted if it changed)."""
-        wanted = supervisord_config(self.processes.values(), self.dir, self.environ)
+        wanted = supervisord_config(self.processes.values(), self.dir, self.environ, self.autorestart)
         if self.running() and self.config.read_text() != wanted:
             print("infra/Procfile or the environment changed: restarting supervisord")
             self.shutdown()
@@ -98,9 +104,12 @@ class LocalStack:
     def shutdown(self) -> None:
         if not self.running():
             return
-        pid = int((self.dir / "supervisord.pid").read_text())
+        pid = self.supervisord_pid()
         self.rpc.shutdown()
         self._wait(lambda: not _pid_alive(pid), 60, "supervisord to stop its processes")
+
+    def supervisord_pid(self) -> int:
+        return int((self.dir / "supervisord.pid").read_text())
 
     # what runs
 
@@ -152,15 +161,25 @@ class LocalStack:
         self._stop(instances[count:])
         self._start(instances[:count])
 
-    def up(self) -> None:
+    def kill(self, target: str) -> None:
+        """SIGKILL, as a crash would: no clean shutdown, work in hand left unacknowledged."""
+        killed = self._running([name for process in self.resolve(target) for name in self.instances(process)])
+        for name in killed:
+            self.rpc.signalProcess(name, "KILL")
+        self._wait_down(killed, "the killed processes to be gone")
+
+    def up(self, *targets: str) -> None:
+        """Start services or process types (default: every service but those ADDED_LATER), and
+        wait until they are ready."""
         # what the compose broker loads at boot: the subscriber queues exist before any event
-        topology.apply(local_infra(self.environ).amqp_url_template, core_topology())
+        topology.apply(self.infra.amqp_url_template, core_topology())
         self.boot()
-        services = dict.fromkeys(p.service for p in self.processes.values() if p.service not in ADDED_LATER)
-        for service in services:
-            self.start(service)
-        for service in services:
-            self.wait_ready(service)
+        every_service = dict.fromkeys(p.service for p in self.processes.values())
+        targets = targets or tuple(service for service in every_service if service not in ADDED_LATER)
+        for target in targets:
+            self.start(target)
+        for target in targets:
+            self.wait_ready(target)
 
     def wait_ready(self, target: str | None = None, timeout: float = READY_TIMEOUT_S) -> None:
         """The wanted instances RUNNING and the web processes answering /readyz (all, or `target`'s)."""
@@ -170,7 +189,7 @@ class LocalStack:
         urls = [f"http://127.0.0.1:{port}/readyz" for p in processes if (port := http_port(p, self.environ))]
 
         def ready() -> bool:
-            return self._all_running(names) and all(_http_ok(url) for url in urls)
+            return self._all_running(names) and all(http_ok(url) for url in urls)
 
         self._wait(ready, timeout, "every process to be ready", show_status=True)
 
@@ -183,15 +202,21 @@ class LocalStack:
                 self.rpc.startProcess(name, False)
 
     def _stop(self, names: list[str]) -> None:
-        states = self.states()
-        stopping = [name for name in names if states[name]["statename"] in RUNNING_STATES]
+        stopping = self._running(names)
         for name in stopping:
             try:
                 self.rpc.stopProcess(name, False)
             except Fault as fault:  # it stopped on its own meanwhile
                 if "NOT_RUNNING" not in fault.faultString:
                     raise
-        self._wait(lambda: all(self.states()[n]["statename"] in DOWN_STATES for n in stopping), 60, "stop")
+        self._wait_down(stopping, "stop")
+
+    def _running(self, names: list[str]) -> list[str]:
+        states = self.states()
+        return [name for name in names if states[name]["statename"] in RUNNING_STATES]
+
+    def _wait_down(self, names: list[str], what: str) -> None:
+        self._wait(lambda: all(self.states()[n]["statename"] in DOWN_STATES for n in names), 60, what)
 
     def _started(self) -> list[str]:
         wanted = self.wanted_replicas()
@@ -205,16 +230,12 @@ class LocalStack:
         return all(states[n]["statename"] == "RUNNING" for n in names)
 
     def _wait(self, condition, timeout: float, what: str, show_status: bool = False) -> None:
-        poll = tenacity.Retrying(
-            retry=tenacity.retry_if_result(lambda result: not result),
-            stop=tenacity.stop_after_delay(timeout),
-            wait=tenacity.wait_fixed(0.2),
-        )
         try:
-            poll(condition)
-        except tenacity.RetryError:
-            status = "\n" + self.status_table() if show_status else ""
-            raise DevError(f"timed out after {timeout:.0f}s waiting for {what}{status}") from None
+            wait_until(condition, timeout, 0.2, what, failure=DevError)
+        except DevError as error:
+            if show_status:
+                raise DevError(f"{error}\n{self.status_table()}") from None
+            raise
 
     def status_table(self) -> str:
         states = self.states()
@@ -226,26 +247,49 @@ class LocalStack:
         ]
         return "\n".join(rows)
 
+    def url(self, target: str) -> str:
+        """Where a service (or the SMTP sink) answers HTTP."""
+        ports = [port for process in self.resolve(target) if (port := http_port(process, self.environ))]
+        if not ports:
+            raise DevError(f"{target} serves no HTTP")
+        return f"http://127.0.0.1:{ports[0]}"
+
+    def exit_codes(self, target: str) -> list[int]:
+        """How the started instances of a service or process type last exited."""
+        states, wanted = self.states(), self.wanted_replicas()
+        return [
+            states[name]["exitstatus"]
+            for process in self.resolve(target)
+            for name in self.instances(process, wanted.get(process.name))
+        ]
+
+    def log_file(self, process_name: str) -> Path:
+        """The log of a process type's first instance (`<name>-0` when scalable); every start
+        appends to it."""
+        process = self.processes[process_name]
+        first = f"{process.name}-0" if process.scalable else process.name
+        return self.dir / "logs" / f"{first}.log"
+
+    def logs_tail(self, characters: int = 4000) -> str:
+        """The end of every process's log, to show why a run failed."""
+        return "\n".join(
+            f"===== {path.name} =====\n{path.read_text(errors='replace')[-characters:]}"
+            for path in sorted((self.dir / "logs").glob("*.log"))
+        )
+
     def urls(self) -> list[tuple[str, str]]:
         shown = []
         for process in self.processes.values():
             if port := http_port(process, self.environ):
                 label = "SMTP sink (sent emails)" if process.name == "smtp-sink" else f"{process.service} API"
                 shown.append((label, f"http://127.0.0.1:{port}"))
-        broker_host = urlsplit(local_infra(self.environ).amqp_url_template).hostname
+        broker_host = urlsplit(self.infra.amqp_url_template).hostname
         shown.append(("RabbitMQ management", f"http://{broker_host}:15672"))
         return shown
 
     def follow_logs(self, follow: bool = True, last_lines: int = 10) -> None:
         width = max(len(name) for name in self.processes) + 3
         follow_logs(self.dir / "logs", width, follow, last_lines)
-
-
-def _http_ok(url: str) -> bool:
-    try:
-        return requests.get(url, timeout=1).status_code == 200
-    except requests.RequestException:
-        return False
 
 
 def _pid_alive(pid: int) -> bool:

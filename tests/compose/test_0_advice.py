@@ -9,8 +9,8 @@ import subprocess
 import uuid
 
 from infra import compose
+from infra.stack import ROOT
 from tests.support.composestack import PORT_VARIABLES
-from tests.support.stack import ROOT
 
 
 def make_run(**env: str) -> subprocess.CompletedProcess:

@@ -14,7 +14,7 @@ import sys
 
 import pytest
 
-from tests.support.stack import ROOT
+from infra.stack import ROOT
 
 pytestmark = pytest.mark.slow
 PERCENTILES = {"p50", "p95", "p99"}

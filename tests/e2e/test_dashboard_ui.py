@@ -19,6 +19,7 @@ import pytest
 import requests
 from playwright.sync_api import Browser, Locator, Page, expect
 
+from harness.launcher import SandboxedStack, sandboxed_stack
 from harness.sandbox import Sandbox
 from harness.waiting import wait_until
 from shared.envelope import decode
@@ -34,9 +35,8 @@ from tests.support.browser import (
     unique_email,
 )
 from tests.support.events import unlisted
-from tests.support.stack import Stack, processes_of, running_stack
 
-PROCESSES = processes_of("orders", "payments", "notifications", "dashboard")
+SERVICES = ("orders", "payments", "notifications", "dashboard")
 PAYMENTS = ("payments-consumer", "payments-worker")
 SUBSCRIBER_QUEUES = ("orders", "payments", "notifications", "dashboard")
 ORDER_EVENTS = ("order.placed", "payment.authorized", "order.confirmed", "notification.sent")
@@ -63,8 +63,9 @@ def queues_declared(amqp_url: str, names: tuple[str, ...]) -> bool:
 
 
 @pytest.fixture(scope="module")
-def shop() -> Iterator[tuple[Stack, Sandbox]]:
-    with running_stack("ui", PROCESSES, ready=("orders", "payments", "notifications", "dashboard")) as stack:
+def shop() -> Iterator[tuple[SandboxedStack, Sandbox]]:
+    with sandboxed_stack("ui") as stack:
+        stack.up("smtp-sink", *SERVICES)
         declared = lambda: queues_declared(stack.sandbox.amqp_url, SUBSCRIBER_QUEUES)  # noqa: E731
         wait_until(declared, 60, 0.2, "the subscriber queues")
         yield stack, stack.sandbox
@@ -77,7 +78,7 @@ def browser() -> Iterator[Browser]:
 
 
 @pytest.fixture
-def page(browser: Browser, shop: tuple[Stack, Sandbox]) -> Iterator[Page]:
+def page(browser: Browser, shop: tuple[SandboxedStack, Sandbox]) -> Iterator[Page]:
     """A fresh tab on the live dashboard; it must not reload during the test."""
     stack, _sandbox = shop
     context = browser.new_context(viewport=LAPTOP, color_scheme="dark")
@@ -154,7 +155,7 @@ def test_a_declined_card_ends_cancelled_on_the_board(page: Page) -> None:
 
 
 def test_an_event_type_the_contract_does_not_list_yet_streams_in_too(
-    page: Page, shop: tuple[Stack, Sandbox]
+    page: Page, shop: tuple[SandboxedStack, Sandbox]
 ) -> None:
     """A new service may publish a type before shared/contract.py lists it: the dashboard,
     bound to `#`, shows it as sent instead of dead-lettering it."""
@@ -173,7 +174,7 @@ def test_an_event_type_the_contract_does_not_list_yet_streams_in_too(
 
 
 def test_with_payments_stopped_orders_wait_and_the_map_shows_it_then_they_complete(
-    page: Page, shop: tuple[Stack, Sandbox]
+    page: Page, shop: tuple[SandboxedStack, Sandbox]
 ) -> None:
     stack, _sandbox = shop
     payments = page.locator('[data-testid="service"][data-service="payments"]')
@@ -195,8 +196,7 @@ def test_with_payments_stopped_orders_wait_and_the_map_shows_it_then_they_comple
         screenshot(page, "04-payments-down")
     finally:
         for name in PAYMENTS:
-            if name not in stack.processes:
-                stack.start(name)
+            stack.start(name)
 
     expect(cards_of(page, email, "CONFIRMED")).to_have_count(4, timeout=60_000)
     expect(payments).to_have_attribute("data-status", "up", timeout=BROKER_STATS_S * 1000)
@@ -205,7 +205,7 @@ def test_with_payments_stopped_orders_wait_and_the_map_shows_it_then_they_comple
 
 
 def test_a_dead_lettered_message_shows_its_reason_and_can_be_replayed(
-    page: Page, shop: tuple[Stack, Sandbox]
+    page: Page, shop: tuple[SandboxedStack, Sandbox]
 ) -> None:
     _stack, sandbox = shop
     poison_id = f"poison-{uuid.uuid4().hex[:8]}"
@@ -238,7 +238,7 @@ def test_a_dead_lettered_message_shows_its_reason_and_can_be_replayed(
 
 
 def test_a_page_opened_later_shows_recent_history_and_fits_a_phone(
-    browser: Browser, shop: tuple[Stack, Sandbox]
+    browser: Browser, shop: tuple[SandboxedStack, Sandbox]
 ) -> None:
     stack, _sandbox = shop
     orders_url = stack.url("orders")

@@ -17,30 +17,31 @@ from pathlib import Path
 import pytest
 import requests
 
+from harness.launcher import SandboxedStack, sandboxed_stack
 from infra.ports import free_port
-from tests.support.devstack import DevStack, running_dev_stack
-from tests.support.stack import ROOT
+from infra.stack import ROOT
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def dev(tmp_path_factory) -> Iterator[DevStack]:
+def dev(tmp_path_factory) -> Iterator[SandboxedStack]:
     artifacts = str(tmp_path_factory.mktemp("artifacts"))
-    with running_dev_stack("demo", ARTIFACTS_DIR=artifacts) as stack:
+    with sandboxed_stack("demo", ARTIFACTS_DIR=artifacts) as stack:
+        stack.make("dev", timeout=90)
         yield stack
 
 
-def run_demo(dev: DevStack, target: str, args: str, timeout: float) -> dict:
+def run_demo(dev: SandboxedStack, target: str, args: str, timeout: float) -> dict:
     """`make <target> DEMO_ARGS=...`: its last stdout line is the JSON figures, and its plot exists."""
     try:
         result = dev.make(target, f"DEMO_ARGS={args}", timeout=timeout)
     except AssertionError:
-        print(dev.logs())
+        print(dev.logs_tail())
         raise
     print(result.stdout, result.stderr)
     figures = json.loads(result.stdout.strip().splitlines()[-1])
-    plots = list((Path(dev.env["ARTIFACTS_DIR"]) / target).glob("*.png"))
+    plots = list((Path(dev.environ["ARTIFACTS_DIR"]) / target).glob("*.png"))
     assert plots, f"{target} saved no plot"
     return figures
 
@@ -59,9 +60,7 @@ def test_subscriber_backfills_then_goes_live_counting_each_order_once_without_to
     assert untouched["processes_restarted"] == []
     assert untouched["loyalty_commits"]
     assert untouched["loyalty_commits_touching_orders"] == []
-    assert requests.get(dev.url("LOYALTY_PORT") + "/readyz", timeout=5).status_code == 200, (
-        "loyalty keeps running"
-    )
+    assert requests.get(dev.url("loyalty") + "/readyz", timeout=5).status_code == 200, "loyalty keeps running"
 
 
 def test_failure_of_payments_loses_nothing_here_and_orders_in_the_coupled_variant(dev):
@@ -95,7 +94,7 @@ def test_scaling_notification_workers_drains_the_backlog_proportionally_faster(d
     assert rates["1"] < rates["2"] < rates["4"]
     assert figures["efficiency_at_max"] >= 0.7
     assert figures["starved_steps"] == []
-    settings = requests.get(dev.url("NOTIFICATIONS_PORT") + "/api/settings", timeout=5).json()
+    settings = requests.get(dev.url("notifications") + "/api/settings", timeout=5).json()
     assert settings["notify_delay_ms"] == 0, "the demo puts the delay back"
 
 

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 import pytest
 import requests
 
+from harness.launcher import SandboxedStack, sandboxed_stack
 from harness.mail import Mailbox
 from harness.sandbox import quiescent
 from harness.waiting import wait_until
@@ -21,36 +22,35 @@ from services.notifications.mailer import SmtpMailer
 from shared.envelope import Event, new_event
 from shared.publisher import Publisher
 from tests.support.bus import BusObserver
-from tests.support.stack import Stack, running_stack
 
 pytestmark = pytest.mark.slow
-PROCESSES = ("smtp-sink", "notifications-consumer", "notifications-worker", "notifications-api")
 
 
 @pytest.fixture(scope="module")
-def notifications() -> Iterator[Stack]:
+def notifications() -> Iterator[SandboxedStack]:
     """SMTP sink, notifications consumer, worker and API in their own sandbox, for this module."""
-    with running_stack("notifications", PROCESSES, ready=("notifications", "smtp-sink")) as stack:
+    with sandboxed_stack("notifications") as stack:
+        stack.up("smtp-sink", "notifications")
         yield stack
 
 
 @pytest.fixture
-def publisher(notifications: Stack) -> Iterator[Publisher]:
-    """Plays orders; the notifications queue exists from the start (running_stack's core topology)."""
+def publisher(notifications: SandboxedStack) -> Iterator[Publisher]:
+    """Plays orders; the notifications queue exists from the start (up() declares the core topology)."""
     publisher = Publisher(notifications.sandbox.amqp_url, name="test-orders")
     yield publisher
     publisher.close()
 
 
 @pytest.fixture
-def observer(notifications: Stack) -> Iterator[BusObserver]:
+def observer(notifications: SandboxedStack) -> Iterator[BusObserver]:
     observer = BusObserver(notifications.sandbox.amqp_url, binding="notification.sent")
     yield observer
     observer.close()
 
 
 @pytest.fixture
-def mailbox(notifications: Stack) -> Mailbox:
+def mailbox(notifications: SandboxedStack) -> Mailbox:
     box = Mailbox(notifications.url("smtp-sink"))
     box.clear()
     return box
@@ -63,7 +63,7 @@ def outcome(event_type: str, **data: object) -> Event:
     )
 
 
-def notifications_of(stack: Stack, order_id: str) -> list[dict]:
+def notifications_of(stack: SandboxedStack, order_id: str) -> list[dict]:
     response = requests.get(
         stack.url("notifications") + "/api/notifications", params={"order_id": order_id}, timeout=5
     )
@@ -72,7 +72,7 @@ def notifications_of(stack: Stack, order_id: str) -> list[dict]:
 
 
 def test_each_order_outcome_sends_exactly_one_email_whatever_the_redeliveries(
-    notifications: Stack, publisher: Publisher, mailbox: Mailbox, observer: BusObserver
+    notifications: SandboxedStack, publisher: Publisher, mailbox: Mailbox, observer: BusObserver
 ) -> None:
     confirmed = outcome("order.confirmed", total_cents=2500)
     cancelled = outcome("order.cancelled", reason="card_declined")
@@ -97,7 +97,7 @@ def test_each_order_outcome_sends_exactly_one_email_whatever_the_redeliveries(
 
 
 def test_the_read_api_shows_the_sent_notification(
-    notifications: Stack, publisher: Publisher, mailbox: Mailbox, observer: BusObserver
+    notifications: SandboxedStack, publisher: Publisher, mailbox: Mailbox, observer: BusObserver
 ) -> None:
     confirmed = outcome("order.confirmed", total_cents=990)
     publisher.publish(confirmed)
@@ -112,7 +112,7 @@ def test_the_read_api_shows_the_sent_notification(
     assert notifications_of(notifications, str(uuid.uuid4())) == []
 
 
-def test_the_read_api_names_the_missing_order_id(notifications: Stack) -> None:
+def test_the_read_api_names_the_missing_order_id(notifications: SandboxedStack) -> None:
     response = requests.get(notifications.url("notifications") + "/api/notifications", timeout=5)
 
     assert response.status_code == 400
@@ -120,9 +120,9 @@ def test_the_read_api_names_the_missing_order_id(notifications: Stack) -> None:
 
 
 def test_an_email_is_retried_with_backoff_until_the_smtp_server_is_back_and_sent_once(
-    notifications: Stack, publisher: Publisher, observer: BusObserver
+    notifications: SandboxedStack, publisher: Publisher, observer: BusObserver
 ) -> None:
-    smtp = SmtpMailer(notifications.env["SMTP_URL"])
+    smtp = SmtpMailer(notifications.infra.smtp_url)
     notifications.stop("smtp-sink")
     wait_until(lambda: not _smtp_answers(smtp), 10, 0.1, "the SMTP sink gone")
     failures_before = send_failures(notifications)
@@ -140,7 +140,7 @@ def test_an_email_is_retried_with_backoff_until_the_smtp_server_is_back_and_sent
     assert [(m.order_id, m.template) for m in mails] == [(confirmed.subject, "order_confirmed")]
 
 
-def send_failures(stack: Stack) -> float:
+def send_failures(stack: SandboxedStack) -> float:
     """Transient failures of send_notification so far, from the service's /metrics."""
     metrics = requests.get(stack.url("notifications") + "/metrics", timeout=5).text
     return sum(

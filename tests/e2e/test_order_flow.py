@@ -14,30 +14,30 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
+from harness.launcher import SandboxedStack, sandboxed_stack
 from harness.mail import Mailbox
 from harness.waiting import wait_until
-from tests.support.stack import Stack, processes_of, running_stack
 
 SERVICES = ("orders", "payments", "notifications")
-PROCESSES = processes_of("orders", "payments", "notifications")
 TERMINAL = {"CONFIRMED", "CANCELLED"}
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def shop() -> Iterator[Stack]:
-    with running_stack("flow", PROCESSES, ready=SERVICES) as stack:
+def shop() -> Iterator[SandboxedStack]:
+    with sandboxed_stack("flow") as stack:
+        stack.up("smtp-sink", *SERVICES)
         yield stack
 
 
 @pytest.fixture
-def mailbox(shop: Stack) -> Mailbox:
+def mailbox(shop: SandboxedStack) -> Mailbox:
     box = Mailbox(shop.url("smtp-sink"))
     box.clear()
     return box
 
 
-def place(shop: Stack, token: str, email: str = "ada@example.com", session=requests) -> str:
+def place(shop: SandboxedStack, token: str, email: str = "ada@example.com", session=requests) -> str:
     response = session.post(
         shop.url("orders") + "/api/orders",
         json={"customer_email": email, "items": [{"sku": first_sku(shop), "qty": 2}], "payment_token": token},
@@ -50,7 +50,7 @@ def place(shop: Stack, token: str, email: str = "ada@example.com", session=reque
 _skus: dict[str, str] = {}
 
 
-def first_sku(shop: Stack) -> str:
+def first_sku(shop: SandboxedStack) -> str:
     if shop.url("orders") not in _skus:
         catalog = requests.get(shop.url("orders") + "/api/catalog", timeout=5).json()
         products = catalog["products"] if isinstance(catalog, dict) else catalog
@@ -58,16 +58,16 @@ def first_sku(shop: Stack) -> str:
     return _skus[shop.url("orders")]
 
 
-def status(shop: Stack, order_id: str) -> str:
+def status(shop: SandboxedStack, order_id: str) -> str:
     return requests.get(f"{shop.url('orders')}/api/orders/{order_id}", timeout=5).json()["status"]
 
 
-def charges(shop: Stack, order_id: str) -> int:
+def charges(shop: SandboxedStack, order_id: str) -> int:
     payments = requests.get(f"{shop.url('payments')}/api/payments", params={"order_id": order_id}, timeout=5)
     return payments.json()["gateway_charges"]
 
 
-def wait_terminal(shop: Stack, order_ids: list[str], timeout: float) -> dict[str, str]:
+def wait_terminal(shop: SandboxedStack, order_ids: list[str], timeout: float) -> dict[str, str]:
     def all_terminal() -> dict[str, str] | None:
         statuses = {order_id: status(shop, order_id) for order_id in order_ids}
         return statuses if set(statuses.values()) <= TERMINAL else None
@@ -75,7 +75,7 @@ def wait_terminal(shop: Stack, order_ids: list[str], timeout: float) -> dict[str
     return wait_until(all_terminal, timeout, 0.25, "every order terminal")
 
 
-def test_each_token_reaches_its_end_state_with_one_email(shop: Stack, mailbox: Mailbox) -> None:
+def test_each_token_reaches_its_end_state_with_one_email(shop: SandboxedStack, mailbox: Mailbox) -> None:
     visa, declined, flaky = (place(shop, t) for t in ("tok_visa", "tok_chargeDeclined", "tok_flaky"))
 
     statuses = wait_terminal(shop, [visa, declined, flaky], timeout=60)
@@ -92,7 +92,7 @@ def test_each_token_reaches_its_end_state_with_one_email(shop: Stack, mailbox: M
     assert charges(shop, declined) == 0
 
 
-def test_a_burst_of_concurrent_orders_all_finish_once(shop: Stack, mailbox: Mailbox) -> None:
+def test_a_burst_of_concurrent_orders_all_finish_once(shop: SandboxedStack, mailbox: Mailbox) -> None:
     tokens = ["tok_visa", "tok_chargeDeclined", "tok_flaky", "tok_visa"] * 50
     with ThreadPoolExecutor(16) as pool, requests.Session() as session:
         order_ids = list(pool.map(lambda t: place(shop, t, session=session), tokens))
@@ -110,7 +110,7 @@ def test_a_burst_of_concurrent_orders_all_finish_once(shop: Stack, mailbox: Mail
     assert charged == {oid: int(oid not in declined) for oid in order_ids}
 
 
-def test_orders_wait_while_payments_is_down_and_finish_after(shop: Stack, mailbox: Mailbox) -> None:
+def test_orders_wait_while_payments_is_down_and_finish_after(shop: SandboxedStack, mailbox: Mailbox) -> None:
     shop.stop("payments-consumer")
     shop.stop("payments-worker")
     try:
@@ -127,7 +127,7 @@ def test_orders_wait_while_payments_is_down_and_finish_after(shop: Stack, mailbo
     assert len(mailbox.wait_for_count(10, timeout=30)) == 10
 
 
-def queue_depth(shop: Stack, queue: str) -> int:
+def queue_depth(shop: SandboxedStack, queue: str) -> int:
     from harness.sandbox import rabbitmqctl
 
     for line in rabbitmqctl("list_queues", "-p", shop.sandbox.vhost, "name", "messages").splitlines():

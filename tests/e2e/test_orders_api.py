@@ -19,12 +19,12 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
+from harness.launcher import SandboxedStack, sandboxed_stack
 from harness.sandbox import Sandbox, rabbitmqctl
 from harness.waiting import wait_until
 from shared.envelope import Event, new_event
 from shared.publisher import Publisher
 from tests.support.bus import BusObserver
-from tests.support.stack import Stack, running_stack
 
 pytestmark = pytest.mark.slow
 
@@ -37,10 +37,9 @@ VALID = {
 
 
 @pytest.fixture(scope="module")
-def orders() -> Iterator[Stack]:
-    processes = ("orders-api", "orders-relay", "orders-consumer")
-    env = {"orders-relay": {"ORDERS_RELAY_CLAIM_IDLE_MS": "500"}}
-    with running_stack("orders", processes, ready=("orders",), env=env) as stack:
+def orders() -> Iterator[SandboxedStack]:
+    with sandboxed_stack("orders", autorestart=False, ORDERS_RELAY_CLAIM_IDLE_MS="500") as stack:
+        stack.up("orders")
         yield stack
 
 
@@ -49,18 +48,18 @@ def logs_on_failure(request: pytest.FixtureRequest) -> Iterator[None]:
     yield
     report = getattr(request.node, "rep_call", None)
     if report is not None and report.failed and "orders" in request.fixturenames:
-        print(request.getfixturevalue("orders").logs())
+        print(request.getfixturevalue("orders").logs_tail())
 
 
 @pytest.fixture
-def bus(orders: Stack) -> Iterator[BusObserver]:
+def bus(orders: SandboxedStack) -> Iterator[BusObserver]:
     observer = BusObserver(orders.sandbox.amqp_url)
     yield observer
     observer.close()
 
 
 @pytest.fixture
-def payments(orders: Stack) -> Iterator[Publisher]:
+def payments(orders: SandboxedStack) -> Iterator[Publisher]:
     """Stands in for the payments service: publishes its events on the bus."""
     publisher = Publisher(orders.sandbox.amqp_url, name="test-payments")
     yield publisher
@@ -76,11 +75,11 @@ def queue_messages(sandbox: Sandbox, queue: str) -> int | None:
     return None
 
 
-def post(stack: Stack, body: object = VALID, session=requests, **headers: str) -> requests.Response:
+def post(stack: SandboxedStack, body: object = VALID, session=requests, **headers: str) -> requests.Response:
     return session.post(stack.url("orders") + "/api/orders", json=body, headers=headers, timeout=10)
 
 
-def place(stack: Stack, **headers: str) -> str:
+def place(stack: SandboxedStack, **headers: str) -> str:
     response = post(stack, **headers)
     assert response.status_code == 202, response.text
     return response.json()["id"]
@@ -91,14 +90,14 @@ def wait_placed(bus: BusObserver, order_id: str) -> Event:
     return placed[0]
 
 
-def published_until_sentinel(stack: Stack, bus: BusObserver) -> list[Event]:
+def published_until_sentinel(stack: SandboxedStack, bus: BusObserver) -> list[Event]:
     """Every event published so far, known complete once a freshly placed order shows up."""
     sentinel = place(stack)
     wait_placed(bus, sentinel)
     return [e for e in bus.drain() if e.subject != sentinel]
 
 
-def raw_post(stack: Stack, data: bytes, content_type: str, **headers: str) -> requests.Response:
+def raw_post(stack: SandboxedStack, data: bytes, content_type: str, **headers: str) -> requests.Response:
     return requests.post(
         stack.url("orders") + "/api/orders",
         data=data,
@@ -202,7 +201,7 @@ INVALID = {
 
 @pytest.mark.parametrize("case", INVALID.values(), ids=INVALID.keys())
 def test_invalid_input_is_refused_naming_the_field_and_nothing_is_published(
-    orders: Stack, bus: BusObserver, case: tuple
+    orders: SandboxedStack, bus: BusObserver, case: tuple
 ) -> None:
     data, content_type, headers, status, field = case
     before = requests.get(orders.url("orders") + "/api/orders", params={"limit": 500}, timeout=5).json()[
@@ -223,7 +222,7 @@ def test_invalid_input_is_refused_naming_the_field_and_nothing_is_published(
 
 
 def test_a_valid_order_is_accepted_priced_from_the_catalog_and_announced(
-    orders: Stack, bus: BusObserver
+    orders: SandboxedStack, bus: BusObserver
 ) -> None:
     catalog = {
         p["sku"]: p for p in requests.get(orders.url("orders") + "/api/catalog", timeout=5).json()["products"]
@@ -252,7 +251,7 @@ def test_a_valid_order_is_accepted_priced_from_the_catalog_and_announced(
     ]
 
 
-def test_reading_orders_validates_its_parameters(orders: Stack) -> None:
+def test_reading_orders_validates_its_parameters(orders: SandboxedStack) -> None:
     base = orders.url("orders") + "/api/orders"
     order_id = place(orders)
 
@@ -269,7 +268,9 @@ def test_reading_orders_validates_its_parameters(orders: Stack) -> None:
     assert order_id in [o["id"] for o in pending.json()["orders"]]
 
 
-def test_one_idempotency_key_posted_concurrently_makes_one_order(orders: Stack, bus: BusObserver) -> None:
+def test_one_idempotency_key_posted_concurrently_makes_one_order(
+    orders: SandboxedStack, bus: BusObserver
+) -> None:
     key = str(uuid.uuid4())
     start = threading.Barrier(8)
 
@@ -298,7 +299,7 @@ def payment_event(event_type: str, order_id: str) -> Event:
     return new_event(event_type, data, source="payments", correlation_id=order_id)
 
 
-def order_status(stack: Stack, order_id: str) -> str:
+def order_status(stack: SandboxedStack, order_id: str) -> str:
     return requests.get(f"{stack.url('orders')}/api/orders/{order_id}", timeout=5).json()["status"]
 
 
@@ -310,7 +311,13 @@ def order_status(stack: Stack, order_id: str) -> str:
     ],
 )
 def test_a_payment_outcome_settles_the_order_once_despite_duplicates_and_late_events(
-    orders: Stack, bus: BusObserver, payments: Publisher, outcome: str, late: str, status: str, announced: str
+    orders: SandboxedStack,
+    bus: BusObserver,
+    payments: Publisher,
+    outcome: str,
+    late: str,
+    status: str,
+    announced: str,
 ) -> None:
     order_id = place(orders)
     bus.wait_for("order.placed", 1)
@@ -330,7 +337,9 @@ def test_a_payment_outcome_settles_the_order_once_despite_duplicates_and_late_ev
     ]
 
 
-def test_a_payment_outcome_for_an_unknown_order_is_dead_lettered(orders: Stack, payments: Publisher) -> None:
+def test_a_payment_outcome_for_an_unknown_order_is_dead_lettered(
+    orders: SandboxedStack, payments: Publisher
+) -> None:
     before = queue_messages(orders.sandbox, "orders.dlq") or 0
 
     payments.publish(payment_event("payment.authorized", str(uuid.uuid4())))
@@ -339,13 +348,13 @@ def test_a_payment_outcome_for_an_unknown_order_is_dead_lettered(orders: Stack, 
 
 
 def test_orders_placed_while_the_relay_was_killed_are_published_after_its_restart(
-    orders: Stack, bus: BusObserver
+    orders: SandboxedStack, bus: BusObserver
 ) -> None:
     orders.kill("orders-relay")
     try:
         order_ids = [place(orders) for _ in range(20)]
     finally:
-        orders.start("orders-relay", ORDERS_RELAY_CLAIM_IDLE_MS="500")
+        orders.start("orders-relay")
 
     bus.wait_for("order.placed", 20)
     assert set(order_ids) <= {e.subject for e in bus.of_type("order.placed")}
@@ -354,9 +363,14 @@ def test_orders_placed_while_the_relay_was_killed_are_published_after_its_restar
 @pytest.mark.parametrize(
     ("process", "running_line"), [("orders-relay", "relaying"), ("orders-consumer", "consuming")]
 )
-def test_relay_and_consumer_exit_cleanly_on_sigterm(orders: Stack, process: str, running_line: str) -> None:
+def test_relay_and_consumer_exit_cleanly_on_sigterm(
+    orders: SandboxedStack, process: str, running_line: str
+) -> None:
     orders.stop(process)
+    log = orders.log_file(process)
+    earlier_runs = log.stat().st_size
     orders.start(process)
-    log_path = orders.last_log(process)
-    wait_until(lambda: running_line in log_path.read_text(), 15, 0.1, f"{process} running")
-    assert orders.stop(process) == [0], log_path.read_text()
+    this_run = lambda: log.read_bytes()[earlier_runs:].decode(errors="replace")  # noqa: E731
+    wait_until(lambda: running_line in this_run(), 15, 0.1, f"{process} running")
+    orders.stop(process)
+    assert orders.exit_codes(process) == [0], this_run()

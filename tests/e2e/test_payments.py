@@ -13,36 +13,35 @@ from collections.abc import Iterator
 import pytest
 import requests
 
+from harness.launcher import SandboxedStack, sandboxed_stack
 from harness.sandbox import quiescent
 from harness.waiting import wait_until
 from shared.envelope import Event
 from shared.publisher import Publisher
 from tests.support.bus import BusObserver
 from tests.support.events import order_placed as placed_with
-from tests.support.stack import Stack, running_stack
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def payments() -> Iterator[Stack]:
+def payments() -> Iterator[SandboxedStack]:
     """payments consumer, worker and API in their own sandbox, shared by this module's tests."""
-    with running_stack(
-        "payments", ("payments-consumer", "payments-worker", "payments-api"), ready=("payments",)
-    ) as stack:
+    with sandboxed_stack("payments", autorestart=False) as stack:
+        stack.up("payments")
         yield stack
 
 
 @pytest.fixture
-def publisher(payments: Stack) -> Iterator[Publisher]:
-    """Plays orders; the payments queue exists from the start (running_stack's core topology)."""
+def publisher(payments: SandboxedStack) -> Iterator[Publisher]:
+    """Plays orders; the payments queue exists from the start (up() declares the core topology)."""
     publisher = Publisher(payments.sandbox.amqp_url, name="test-orders")
     yield publisher
     publisher.close()
 
 
 @pytest.fixture
-def observer(payments: Stack) -> Iterator[BusObserver]:
+def observer(payments: SandboxedStack) -> Iterator[BusObserver]:
     observer = BusObserver(payments.sandbox.amqp_url, binding="payment.*")
     yield observer
     observer.close()
@@ -52,7 +51,7 @@ def order_placed(token: str) -> Event:
     return placed_with(token, order_id=str(uuid.uuid4()))
 
 
-def payment_of(stack: Stack, order_id: str) -> dict:
+def payment_of(stack: SandboxedStack, order_id: str) -> dict:
     response = requests.get(stack.url("payments") + "/api/payments", params={"order_id": order_id}, timeout=5)
     assert response.status_code == 200, response.text
     return response.json()
@@ -65,7 +64,7 @@ def outcome(observer: BusObserver, order_id: str, timeout: float = 30) -> Event:
 
 
 def test_a_visa_card_is_authorized_and_charged_once(
-    payments: Stack, publisher: Publisher, observer: BusObserver
+    payments: SandboxedStack, publisher: Publisher, observer: BusObserver
 ) -> None:
     placed = order_placed("tok_visa")
     publisher.publish(placed)
@@ -83,7 +82,7 @@ def test_a_visa_card_is_authorized_and_charged_once(
 
 
 def test_a_declined_card_is_declined_and_not_charged(
-    payments: Stack, publisher: Publisher, observer: BusObserver
+    payments: SandboxedStack, publisher: Publisher, observer: BusObserver
 ) -> None:
     placed = order_placed("tok_chargeDeclined")
     publisher.publish(placed)
@@ -96,7 +95,7 @@ def test_a_declined_card_is_declined_and_not_charged(
 
 
 def test_a_flaky_gateway_is_retried_with_backoff_and_charges_once(
-    payments: Stack, publisher: Publisher, observer: BusObserver
+    payments: SandboxedStack, publisher: Publisher, observer: BusObserver
 ) -> None:
     placed = order_placed("tok_flaky")
     publisher.publish(placed)
@@ -110,7 +109,7 @@ def test_a_flaky_gateway_is_retried_with_backoff_and_charges_once(
 
 
 def test_an_order_placed_delivered_twice_charges_once_and_announces_once(
-    payments: Stack, publisher: Publisher, observer: BusObserver
+    payments: SandboxedStack, publisher: Publisher, observer: BusObserver
 ) -> None:
     placed = order_placed("tok_visa")
     publisher.publish(placed)
@@ -126,15 +125,19 @@ def test_an_order_placed_delivered_twice_charges_once_and_announces_once(
 
 
 def test_a_worker_killed_while_charging_leaves_the_order_to_the_next_one_charged_once(
-    payments: Stack, publisher: Publisher, observer: BusObserver
+    payments: SandboxedStack, publisher: Publisher, observer: BusObserver
 ) -> None:
     payments.stop("payments-worker")
-    payments.start("payments-worker", GATEWAY_LATENCY_MS="5000")
     try:
-        placed = order_placed("tok_visa")
-        publisher.publish(placed)
-        wait_until(lambda: attempts(payments, placed.subject) == 1, 30, 0.1, "the worker inside the gateway")
-        payments.kill("payments-worker")
+        with payments.beside("slow-worker", GATEWAY_LATENCY_MS="5000") as slow:
+            slow.boot()
+            slow.start("payments-worker")
+            placed = order_placed("tok_visa")
+            publisher.publish(placed)
+            wait_until(
+                lambda: attempts(payments, placed.subject) == 1, 30, 0.1, "the worker inside the gateway"
+            )
+            slow.kill("payments-worker")
     finally:
         payments.start("payments-worker")
 
@@ -146,11 +149,11 @@ def test_a_worker_killed_while_charging_leaves_the_order_to_the_next_one_charged
     assert payment_of(payments, placed.subject)["gateway_charges"] == 1
 
 
-def attempts(stack: Stack, order_id: str) -> int:
+def attempts(stack: SandboxedStack, order_id: str) -> int:
     return sum(p["attempts"] for p in payment_of(stack, order_id)["payments"])
 
 
-def test_the_read_api_names_the_missing_order_id(payments: Stack) -> None:
+def test_the_read_api_names_the_missing_order_id(payments: SandboxedStack) -> None:
     response = requests.get(payments.url("payments") + "/api/payments", timeout=5)
 
     assert response.status_code == 400

@@ -17,10 +17,10 @@ from dataclasses import dataclass, field
 
 import requests
 
+from harness.launcher import make
 from harness.waiting import wait_until
 from infra import compose
 from infra.ports import free_port
-from tests.support.stack import make
 
 # Every host port docker-compose.yml publishes, by the variable that moves it.
 PORT_VARIABLES = tuple(compose.port_variables().values())
@@ -45,7 +45,7 @@ class ComposeStack:
         }
 
     def make(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
-        return make(self.env, *args, timeout=timeout)
+        return make(*args, env=self.env, timeout=timeout)
 
     def compose(self, *args: str) -> str:
         return compose.run(*args, environ=self.env)

@@ -8,29 +8,26 @@ from collections.abc import Iterator
 import pytest
 import requests
 
+from harness.launcher import SandboxedStack, sandboxed_stack
 from harness.mail import Mailbox
-from harness.sandbox import Sandbox
 from harness.waiting import wait_until
 from services.notifications.mailer import SmtpMailer
 from tests.integration.notifications.conftest import cancellation, confirmation
-from tests.support.stack import Stack
 
 
 @pytest.fixture
-def sink(sandbox: Sandbox, tmp_path) -> Iterator[Stack]:
-    stack = Stack(sandbox, tmp_path)
-    stack.start("smtp-sink")
-    stack.wait_ready("smtp-sink")
-    yield stack
-    stack.stop_all()
+def sink() -> Iterator[SandboxedStack]:
+    with sandboxed_stack("mailer") as stack:
+        stack.up("smtp-sink")
+        yield stack
 
 
 @pytest.fixture
-def mailer(sink: Stack) -> SmtpMailer:
-    return SmtpMailer(sink.env["SMTP_URL"], sender="Shop <shop@example.com>")
+def mailer(sink: SandboxedStack) -> SmtpMailer:
+    return SmtpMailer(sink.infra.smtp_url, sender="Shop <shop@example.com>")
 
 
-def test_a_sent_email_shows_in_the_sink_like_in_mailpit(mailer: SmtpMailer, sink: Stack) -> None:
+def test_a_sent_email_shows_in_the_sink_like_in_mailpit(mailer: SmtpMailer, sink: SandboxedStack) -> None:
     mailbox = Mailbox(sink.url("smtp-sink"))
     notification = confirmation(email="grace@example.com")
 
@@ -46,7 +43,7 @@ def test_a_sent_email_shows_in_the_sink_like_in_mailpit(mailer: SmtpMailer, sink
 
 
 def test_the_mailbox_pages_through_everything_oldest_first_and_clears(
-    mailer: SmtpMailer, sink: Stack
+    mailer: SmtpMailer, sink: SandboxedStack
 ) -> None:
     mailbox = Mailbox(sink.url("smtp-sink"))
     order_ids = [f"o-{n}" for n in range(7)]
@@ -62,7 +59,7 @@ def test_the_mailbox_pages_through_everything_oldest_first_and_clears(
     assert mailbox.list() == []
 
 
-def test_the_sink_paginates_newest_first_like_mailpit(mailer: SmtpMailer, sink: Stack) -> None:
+def test_the_sink_paginates_newest_first_like_mailpit(mailer: SmtpMailer, sink: SandboxedStack) -> None:
     for order_id in ("o-1", "o-2", "o-3"):
         mailer.send(confirmation(order_id))
 
@@ -75,8 +72,8 @@ def test_the_sink_paginates_newest_first_like_mailpit(mailer: SmtpMailer, sink: 
     assert body["messages"][0]["MessageID"] == "o-2.order_confirmed@notifications.shop"
 
 
-def test_an_unreachable_smtp_server_raises_an_os_error_for_the_task_to_retry(sink: Stack) -> None:
-    mailer = SmtpMailer(sink.env["SMTP_URL"])
+def test_an_unreachable_smtp_server_raises_an_os_error_for_the_task_to_retry(sink: SandboxedStack) -> None:
+    mailer = SmtpMailer(sink.infra.smtp_url)
     sink.stop("smtp-sink")
     wait_until(lambda: not _answers(mailer), 10, 0.1, "the sink gone")
 
