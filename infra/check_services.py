@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import sys
 
 import pika
 import redis
+
+from shared.settings import ShopSettings
 
 HOW_TO_START = {
     "RabbitMQ": "start it with `rabbitmq-server -detached` (Debian: apt-get install rabbitmq-server), "
@@ -17,8 +18,8 @@ HOW_TO_START = {
 
 
 def main() -> int:
-    amqp_url = os.environ.get("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/%2F")
-    redis_url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+    settings = ShopSettings()
+    amqp_url, redis_url = settings.amqp_url, settings.redis_url
     problems = []
     try:
         params = pika.URLParameters(amqp_url)

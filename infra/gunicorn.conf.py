@@ -5,17 +5,18 @@ holds its own Redis pool and metrics flusher. Access lines are left to the servi
 logs; errors go to stdout like every other log line, so docker and supervisord collect them.
 """
 
-import os
+from shared.settings import ShopSettings
 
+settings = ShopSettings()
 worker_class = "gthread"
-workers = int(os.environ.get("GUNICORN_WORKERS", "2"))
-threads = int(os.environ.get("GUNICORN_THREADS", "4"))
+workers = settings.gunicorn_workers
+threads = settings.gunicorn_threads
 timeout = 30
 graceful_timeout = 20
 keepalive = 5
 accesslog = None
 errorlog = "-"
-loglevel = os.environ.get("LOG_LEVEL", "info").lower()
+loglevel = settings.log_level.lower()
 # Recycle workers now and then so a slow leak cannot grow without bound.
 max_requests = 5000
 max_requests_jitter = 500

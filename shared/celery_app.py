@@ -1,4 +1,5 @@
-"""Celery wired the Flask way (`celery_init_app`), configured for reliability.
+"""Celery configured for reliability, from a service's settings; wired the Flask way
+(`celery_init_app`) where a Flask app exists.
 
 Task queues are private to a service (`<service>.tasks`) and are quorum queues on a
 topic exchange of the same name, which lets Celery's native delayed delivery carry
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from typing import Any
 
 from celery import Celery, Task
 from celery.app.trace import LOG_SUCCESS
@@ -20,30 +22,31 @@ from flask import Flask, current_app
 from kombu import Exchange, Queue
 
 from shared import topology
+from shared.logs import configure_logging
 from shared.metrics import start_flusher
 from shared.publisher import Publisher
+from shared.settings import Settings
 
 
 def task_queue_name(service: str) -> str:
     return f"{service}.tasks"
 
 
-def celery_init_app(app: Flask, service: str) -> Celery:
-    class FlaskTask(Task):
-        def __call__(self, *args: object, **kwargs: object) -> object:
-            with app.app_context():
-                return self.run(*args, **kwargs)
-
-    name = task_queue_name(service)
+def celery_app(
+    settings: Settings, *, task_cls: type[Task] | str = "celery.app.task:Task", **config: Any
+) -> Celery:
+    """The service's Celery app, from its settings alone: a consumer enqueues with it without
+    building the web app. It becomes the default app, which `@shared_task` tasks send with."""
+    name = task_queue_name(settings.service)
     queue = Queue(
         name,
         Exchange(name, type="topic", durable=True),
         routing_key=name,
-        queue_arguments=topology.dead_lettering_to(service),
+        queue_arguments=topology.dead_lettering_to(settings.service),
     )
-    celery = Celery(app.name, task_cls=FlaskTask)
+    celery = Celery(settings.service, task_cls=task_cls)
     celery.conf.update(
-        broker_url=app.config["SETTINGS"].amqp_url,
+        broker_url=settings.amqp_url,
         broker_connection_retry_on_startup=True,
         broker_transport_options={"confirm_publish": True},
         task_queues=[queue],
@@ -67,11 +70,30 @@ def celery_init_app(app: Flask, service: str) -> Celery:
         worker_send_task_events=False,
         task_send_sent_event=False,
     )
-    celery.conf.update(app.config.get("CELERY", {}))
+    celery.conf.update(config)
     _quiet_routine_task_logs()
     celery.set_default()
+    return celery
+
+
+def celery_init_app(app: Flask) -> Celery:
+    """`celery_app` for a Flask app (its `SETTINGS`, and its `CELERY` config on top): every
+    task runs inside the app's context, where it finds the service's settings and Redis."""
+
+    class FlaskTask(Task):
+        def __call__(self, *args: object, **kwargs: object) -> object:
+            with app.app_context():
+                return self.run(*args, **kwargs)
+
+    celery = celery_app(app.config["SETTINGS"], task_cls=FlaskTask, **app.config.get("CELERY", {}))
     app.extensions["celery"] = celery
     return celery
+
+
+def worker_app(app: Flask) -> Celery:
+    """What `celery --app services.<name>.worker` runs: the service app's Celery, logging as a worker."""
+    configure_logging(app.config["SETTINGS"], "worker")
+    return app.extensions["celery"]
 
 
 class _DropSuccessLines(logging.Filter):

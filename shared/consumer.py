@@ -1,6 +1,6 @@
 """Consumer runner: one service queue, plain handler functions per event type.
 
-    handlers = {"order.placed": request_charge}       # from the service's bootstrap()
+    handlers = bootstrap(settings, redis).events       # from the service's bootstrap()
     EventConsumer("payments", handlers, settings).run()
 
 The connection's own thread only does I/O (so heartbeats flow during slow handlers);
@@ -27,7 +27,6 @@ import signal
 import threading
 import time
 import traceback
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -35,18 +34,17 @@ from typing import Any
 
 import pika
 import pika.exceptions
-from redis import Redis
 
 from shared import topology
-from shared.envelope import Event, InvalidEvent, decode
+from shared.bootstrap import Bootstrap, Handler
+from shared.envelope import InvalidEvent, decode
 from shared.logs import configure_logging, event_context
 from shared.metrics import EVENTS_CONSUMED, HANDLER_SECONDS, start_flusher
 from shared.publisher import forwarded_properties
-from shared.settings import Settings, env_int, load_settings
+from shared.settings import ConsumerSettings, Settings
 
 log = logging.getLogger(__name__)
 
-Handler = Callable[[Event], None]
 # The handler key of an observer: every event, of any type, also ones the contract does not list yet.
 ANY_TYPE = "*"
 
@@ -330,27 +328,20 @@ class EventConsumer:
         return Outcome("ack")
 
 
-def run_service_consumer(
-    service: str,
-    build_handlers: Callable[[Settings, Redis], dict[str, Handler]],
-    *,
-    prefetch: int = 50,
-    workers: int = 8,
-) -> int:
-    """A service's consumer process: JSON logs, metrics, the consume loop until SIGTERM.
-
-    `<SERVICE>_CONSUMER_PREFETCH` and `<SERVICE>_CONSUMER_WORKERS` override the defaults.
-    """
-    settings = load_settings(service)
-    configure_logging(service, "consumer")
+def run_service_consumer(settings: ConsumerSettings, bootstrap: Bootstrap, **overrides: object) -> int:
+    """A service's consumer process: logs, metrics, its bootstrapped event handlers, the consume
+    loop until SIGTERM, with the prefetch and handler threads of its settings
+    (`<SERVICE>_CONSUMER_PREFETCH`, `<SERVICE>_CONSUMER_WORKERS`)."""
+    configure_logging(settings, "consumer")
     redis = settings.connect_redis()
     stop_flusher = start_flusher(redis, settings.key("metrics"))
+    handlers = bootstrap(settings, redis, **overrides).events
     EventConsumer(
-        service,
-        build_handlers(settings, redis),
+        settings.service,
+        handlers,
         settings,
-        prefetch=env_int(f"{service.upper()}_CONSUMER_PREFETCH", prefetch),
-        workers=env_int(f"{service.upper()}_CONSUMER_WORKERS", workers),
+        prefetch=settings.consumer_prefetch,
+        workers=settings.consumer_workers,
     ).run()
     stop_flusher.set()
     return 0

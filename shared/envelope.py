@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import secrets
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -43,6 +44,20 @@ class Event(BaseModel):
         return self.model_dump_json().encode()
 
 
+@dataclass(frozen=True)
+class Cause:
+    """What an effect carries forward from the event that caused it: the correlation id, and
+    the trace (the effect is its next span). A service that publishes its effect later keeps
+    this, not the whole event (payments, notifications)."""
+
+    correlationid: str
+    traceparent: str
+
+    @classmethod
+    def of(cls, event: Event) -> Cause:
+        return cls(event.correlationid, event.traceparent)
+
+
 def new_traceparent(parent: str | None = None) -> str:
     """W3C traceparent: keep the trace id of the cause, new span id for this hop."""
     trace_id = parent.split("-")[1] if parent else secrets.token_hex(16)
@@ -70,7 +85,7 @@ def new_event(
     *,
     source: str,
     subject: str | None = None,
-    caused_by: Event | None = None,
+    caused_by: Event | Cause | None = None,
     correlation_id: str | None = None,
     event_id: str | None = None,
 ) -> Event:

@@ -1,17 +1,18 @@
-"""Exactly-once effects on at-least-once delivery: remember processed event ids in the
-service's own Redis, in the same transaction as the effect.
+"""Exactly-once effects on at-least-once delivery, in the service's own Redis.
 
     apply_once(redis, settings.key("processed", event.id), lambda tx: tx.hset(...))
 
-Two replicas handling the same event at once both WATCH the marker; the second EXEC
-fails, re-reads the marker and sees the work done.
+remembers processed event ids in the same transaction as the effect: two replicas handling
+the same event at once both WATCH the marker; the second EXEC fails, re-reads the marker and
+sees the work done. `AddIfAbsent` stores a record (a hash) only once, and `Lease` lets one
+task at a time work on it (payments' ledger, notifications' store).
 """
 
 from __future__ import annotations
 
 import contextlib
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from redis import Redis, WatchError
@@ -44,6 +45,28 @@ def apply_once(
                 return True
             except WatchError:
                 continue
+
+
+_ADD_IF_ABSENT = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], unpack(ARGV))
+if KEYS[2] then redis.call('SADD', KEYS[2], KEYS[1]) end
+return 1
+"""
+
+
+class AddIfAbsent:
+    """Store a record once: a second request, or a redelivered event, finds it there and
+    changes nothing. One round trip, atomic (Lua)."""
+
+    def __init__(self, redis: Redis) -> None:
+        self._add = redis.register_script(_ADD_IF_ABSENT)
+
+    def __call__(self, key: str, fields: Mapping[str, object], *, index: str = "") -> bool:
+        """HSET `fields` at `key` unless the key exists; also add `key` to the set `index`, if
+        given, in the same step. False if the record was already there."""
+        keys = [key, index] if index else [key]
+        return bool(self._add(keys=keys, args=as_hash_args(fields)))
 
 
 # Take the lease and read the record it guards in one round trip.
@@ -84,6 +107,11 @@ class Lease:
             yield as_hash(taken)
         finally:
             self._release(keys=[key], args=[token])
+
+
+def as_hash_args(fields: Mapping[str, object]) -> list[object]:
+    """A hash as HSET and Lua scripts take it: a flat field, value list."""
+    return [item for pair in fields.items() for item in pair]
 
 
 def as_hash(reply: list[str]) -> dict[str, str]:

@@ -5,12 +5,13 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import logging
-import os
 import sys
 from collections.abc import Iterator
 from typing import Any
 
 from pythonjsonlogger.json import JsonFormatter
+
+from shared.settings import Settings
 
 _context: contextvars.ContextVar[dict[str, str] | None] = contextvars.ContextVar("log_context", default=None)
 
@@ -47,10 +48,10 @@ class _ContextFilter(logging.Filter):
         return True
 
 
-def configure_logging(service: str, process: str) -> None:
+def configure_logging(settings: Settings, process: str) -> None:
     """JSON lines on stdout; LOG_FORMAT=text for a human at a terminal."""
     handler = logging.StreamHandler(sys.stdout)
-    if os.environ.get("LOG_FORMAT", "json") == "json":
+    if settings.log_format == "json":
         handler.setFormatter(
             JsonFormatter(
                 "%(asctime)s %(levelname)s %(name)s %(message)s",
@@ -59,8 +60,8 @@ def configure_logging(service: str, process: str) -> None:
         )
     else:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    handler.addFilter(_ContextFilter(service, process))
+    handler.addFilter(_ContextFilter(settings.service, process))
     root = logging.getLogger()
     root.handlers[:] = [handler]
-    root.setLevel(os.environ.get("LOG_LEVEL", "INFO"))
+    root.setLevel(settings.log_level)
     logging.getLogger("pika").setLevel(logging.WARNING)

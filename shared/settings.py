@@ -1,10 +1,16 @@
-"""Configuration from the environment, the same in docker compose and in local mode."""
+"""Configuration from the environment, the same in docker compose and in local mode.
+
+A process reads its settings once, at start-up, into one frozen object that it hands to
+whatever needs it; nothing reads the environment per event. Each variable is a field, named
+like the variable in lower case, with its default stated here (or, for a variable only one
+service reads, in that service's `settings.py`, whose class extends `Settings`).
+"""
 
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass
+import functools
 
+from pydantic_settings import BaseSettings, SettingsConfigDict
 from redis import Redis
 
 # A stalled Redis fails a call instead of hanging it (a handler on a consumer's I/O thread
@@ -12,13 +18,34 @@ from redis import Redis
 REDIS_TIMEOUT_S = 10
 
 
-@dataclass(frozen=True)
-class Settings:
+class ShopSettings(BaseSettings):
+    """What every process of the shop reads, whichever service it runs: where the broker,
+    Redis and the SMTP server are, and how it logs (and, as a web process, serves)."""
+
+    # frozen: settings never change while a process runs; unknown keyword arguments are refused
+    model_config = SettingsConfigDict(frozen=True, extra="forbid")
+
+    amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/%2F"
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    smtp_url: str = "smtp://127.0.0.1:1025"
+    redis_prefix: str = ""  # prefixes every service's key namespace (tests sandbox themselves with it)
+    log_format: str = "json"  # anything else: plain text lines, for a human at a terminal
+    log_level: str = "INFO"
+    gunicorn_workers: int = 2
+    gunicorn_threads: int = 4
+
+
+class Settings(ShopSettings):
+    """The settings of one service's process.
+
+    `service` is given by the process (an argument always wins over the environment); it
+    names the service's key namespace, its queues and its logs."""
+
     service: str
-    amqp_url: str
-    redis_url: str
-    smtp_url: str
-    redis_namespace: str
+
+    @functools.cached_property
+    def redis_namespace(self) -> str:  # cached: every key of every event starts with it
+        return self.redis_prefix + self.service
 
     def key(self, *parts: object) -> str:
         """A Redis key inside this service's namespace: the service owns nothing else."""
@@ -34,19 +61,10 @@ class Settings:
         )
 
 
-def load_settings(service: str) -> Settings:
-    return Settings(
-        service=service,
-        amqp_url=os.environ.get("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/%2F"),
-        redis_url=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
-        smtp_url=os.environ.get("SMTP_URL", "smtp://127.0.0.1:1025"),
-        redis_namespace=os.environ.get("REDIS_PREFIX", "") + service,
-    )
+class ConsumerSettings(Settings):
+    """A service with a consumer process: how many unacked events it holds and how many threads
+    run its handlers. Each service names the variables after itself (`ORDERS_CONSUMER_PREFETCH`)
+    and states its defaults, since the right numbers depend on what its handlers do."""
 
-
-def env_int(name: str, default: int) -> int:
-    return int(os.environ.get(name, default))
-
-
-def env_float(name: str, default: float) -> float:
-    return float(os.environ.get(name, default))
+    consumer_prefetch: int
+    consumer_workers: int  # 0: handlers run on the connection's thread

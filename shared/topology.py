@@ -13,11 +13,11 @@ start-ups never disagree (no PRECONDITION_FAILED).
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
 import pika.exceptions
+import tenacity
 
 log = logging.getLogger(__name__)
 
@@ -157,20 +157,28 @@ def declare_on(connection: Any, topology: Topology, *, attempts: int = 5, first_
     channel errors (e.g. a quorum queue still being created by a process starting at the
     same moment) with backoff. Each attempt uses a fresh channel: a channel error closes it.
     """
-    delay = first_delay_s
-    for attempt in range(1, attempts + 1):
-        channel = connection.channel()
-        try:
-            declare(channel, topology)
-        except pika.exceptions.ChannelClosedByBroker as exc:
-            if is_permanent_refusal(exc) or attempt == attempts:
-                raise
-            log.warning("declaring the topology failed (%s), attempt %d; retrying", exc, attempt)
-            time.sleep(delay)
-            delay *= 2
-        else:
-            channel.close()
-            return
+    retrying = tenacity.Retrying(
+        retry=tenacity.retry_if_exception(_is_transient_channel_error),
+        stop=tenacity.stop_after_attempt(attempts),
+        wait=tenacity.wait_exponential(multiplier=first_delay_s),
+        before_sleep=lambda state: log.warning(
+            "declaring the topology failed (%s), attempt %d; retrying",
+            state.outcome.exception() if state.outcome else None,
+            state.attempt_number,
+        ),
+        reraise=True,
+    )
+    retrying(_declare_on_fresh_channel, connection, topology)
+
+
+def _is_transient_channel_error(error: BaseException) -> bool:
+    return isinstance(error, pika.exceptions.ChannelClosedByBroker) and not is_permanent_refusal(error)
+
+
+def _declare_on_fresh_channel(connection: Any, topology: Topology) -> None:
+    channel = connection.channel()
+    declare(channel, topology)
+    channel.close()
 
 
 def apply(amqp_url: str, topology: Topology) -> None:

@@ -14,23 +14,22 @@ from werkzeug.exceptions import HTTPException
 
 from shared.logs import configure_logging
 from shared.metrics import ServiceMetrics
-from shared.settings import Settings, load_settings
+from shared.settings import Settings
 
 ops = Blueprint("ops", __name__)
 _BROKER_CHECK_TTL_S = 2.0
 
 
-def create_service_app(service: str, config: dict[str, Any] | None = None) -> Flask:
+def create_service_app(settings: Settings, config: dict[str, Any] | None = None) -> Flask:
     """The common base of each service's `create_app`: settings, Redis, ops, errors."""
-    app = Flask(service)
-    settings = load_settings(service)
+    app = Flask(settings.service)
     app.config.update(MAX_CONTENT_LENGTH=64 * 1024, SETTINGS=settings)
     app.config.update(config or {})
-    configure_logging(service, "api")
-    redis = app.config["SETTINGS"].connect_redis()
+    configure_logging(settings, "api")
+    redis = settings.connect_redis()
     app.extensions["redis"] = redis
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(ServiceMetrics(redis, app.config["SETTINGS"].key("metrics")))
+    registry.register(ServiceMetrics(redis, settings.key("metrics")))
     app.extensions["metrics_registry"] = registry
     app.register_blueprint(ops)
     app.register_error_handler(HTTPException, _json_http_error)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import smtplib
 import uuid
 from email.message import EmailMessage
@@ -12,16 +11,26 @@ import requests
 from flask import Flask, jsonify, request
 from redis import Redis
 
+from shared.settings import Settings
+
 PRICES_CENTS = {"espresso": 250, "cappuccino": 350, "croissant": 220}
-CALL_TIMEOUT_S = float(os.environ.get("COUPLED_CALL_TIMEOUT_S", "2"))
+
+
+class CoupledSettings(Settings):
+    coupled_call_timeout_s: float = 2.0
+    coupled_payments_url: str = "http://127.0.0.1:8012"
+    coupled_notifications_url: str = "http://127.0.0.1:8013"
+
+
+SETTINGS = CoupledSettings(service="coupled")
 
 
 def _redis() -> Redis:
-    return Redis.from_url(os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"), decode_responses=True)
+    return Redis.from_url(SETTINGS.redis_url, decode_responses=True)
 
 
 def _key(*parts: str) -> str:
-    return ":".join([os.environ.get("REDIS_PREFIX", "") + "coupled", *parts])
+    return SETTINGS.key(*parts)
 
 
 def create_orders_app() -> Flask:
@@ -29,8 +38,8 @@ def create_orders_app() -> Flask:
     app = Flask("coupled-orders")
     redis = _redis()
     http = requests.Session()
-    payments_url = os.environ.get("COUPLED_PAYMENTS_URL", "http://127.0.0.1:8012")
-    notifications_url = os.environ.get("COUPLED_NOTIFICATIONS_URL", "http://127.0.0.1:8013")
+    payments_url = SETTINGS.coupled_payments_url
+    notifications_url = SETTINGS.coupled_notifications_url
 
     @app.get("/api/catalog")
     def catalog():
@@ -47,14 +56,14 @@ def create_orders_app() -> Flask:
             charge = http.post(
                 f"{payments_url}/charge",
                 json={"order_id": order_id, "amount_cents": total, "token": body["payment_token"]},
-                timeout=CALL_TIMEOUT_S,
+                timeout=SETTINGS.coupled_call_timeout_s,
             )
             charge.raise_for_status()
             status = "CONFIRMED" if charge.json()["authorized"] else "CANCELLED"
             http.post(
                 f"{notifications_url}/send",
                 json={"order_id": order_id, "email": body["customer_email"], "status": status},
-                timeout=CALL_TIMEOUT_S,
+                timeout=SETTINGS.coupled_call_timeout_s,
             ).raise_for_status()
         except requests.RequestException as exc:
             return jsonify(error="upstream unavailable", detail=str(exc)), 502
@@ -100,7 +109,7 @@ def create_payments_app() -> Flask:
 
 def create_notifications_app() -> Flask:
     app = Flask("coupled-notifications")
-    smtp = urlparse(os.environ.get("SMTP_URL", "smtp://127.0.0.1:1025"))
+    smtp = urlparse(SETTINGS.smtp_url)
 
     @app.post("/send")
     def send():
@@ -111,7 +120,7 @@ def create_notifications_app() -> Flask:
         message["Subject"] = f"Order {body['order_id']} {body['status'].lower()} (coupled)"
         message["Message-ID"] = f"<{body['order_id']}.order_{body['status'].lower()}@coupled.shop>"
         message.set_content("Sent synchronously inside the customer's request.")
-        with smtplib.SMTP(smtp.hostname, smtp.port or 25, timeout=CALL_TIMEOUT_S) as client:
+        with smtplib.SMTP(smtp.hostname, smtp.port or 25, timeout=SETTINGS.coupled_call_timeout_s) as client:
             client.send_message(message)
         return jsonify(sent=True)
 

@@ -6,7 +6,6 @@ management API) and forwards the browser's shop requests to the public orders AP
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import requests
@@ -16,9 +15,9 @@ from requests.adapters import HTTPAdapter
 from services.dashboard.broker_map import Management
 from services.dashboard.dead_letters import DeadLetterQueues
 from services.dashboard.routes import api, live, shop, ui
+from services.dashboard.settings import SERVICE, DashboardSettings
 from shared.web import create_service_app
 
-SERVICE = "dashboard"
 SECURITY_HEADERS = {
     # everything is served by the dashboard itself: no CDN, no inline script
     "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; object-src 'none'; "
@@ -28,13 +27,12 @@ SECURITY_HEADERS = {
 }
 
 
-def default_config() -> dict[str, Any]:
+def default_config(settings: DashboardSettings) -> dict[str, Any]:
     return {
-        "ORDERS_URL": os.environ.get("ORDERS_URL")
-        or f"http://127.0.0.1:{os.environ.get('ORDERS_PORT', '8001')}",
-        "MANAGEMENT_URL": os.environ.get("MANAGEMENT_URL", "http://guest:guest@127.0.0.1:15672"),
-        "HISTORY_WINDOW_S": int(os.environ.get("DASHBOARD_HISTORY_WINDOW_S", 15 * 60)),
-        "HISTORY_MAX_EVENTS": int(os.environ.get("DASHBOARD_HISTORY_MAX_EVENTS", 5000)),
+        "ORDERS_URL": settings.orders_api,
+        "MANAGEMENT_URL": settings.management_url,
+        "HISTORY_WINDOW_S": settings.dashboard_history_window_s,
+        "HISTORY_MAX_EVENTS": settings.dashboard_history_max_events,
         "SNAPSHOT_ITEMS": 1500,
         "STREAM_MAX_S": 300,  # then the browser reconnects: no stream outlives a deploy by long
         "KEEPALIVE_S": 5,
@@ -42,8 +40,8 @@ def default_config() -> dict[str, Any]:
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
-    app = create_service_app(SERVICE, {**default_config(), **(config or {})})
-    settings = app.config["SETTINGS"]
+    settings = DashboardSettings(service=SERVICE)
+    app = create_service_app(settings, {**default_config(settings), **(config or {})})
     app.extensions["management"] = Management(app.config["MANAGEMENT_URL"], settings.amqp_url)
     app.extensions["dead_letters"] = DeadLetterQueues(settings.amqp_url)
     orders = requests.Session()

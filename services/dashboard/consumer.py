@@ -13,17 +13,16 @@ import sys
 from redis import Redis
 
 from services.dashboard import feed
-from shared.consumer import ANY_TYPE, Handler, run_service_consumer
-from shared.settings import Settings
+from services.dashboard.settings import SERVICE, DashboardSettings
+from shared.bootstrap import Handlers
+from shared.consumer import ANY_TYPE, run_service_consumer
 
-SERVICE = "dashboard"
 
-
-def bootstrap(settings: Settings, redis: Redis) -> dict[str, Handler]:
-    record = functools.partial(feed.append, redis, settings.key("feed"))
-    return {ANY_TYPE: record}
+def bootstrap(settings: DashboardSettings, redis: Redis) -> Handlers:
+    """The dashboard's one handler, for every event type: append it to the feed."""
+    return Handlers(events={ANY_TYPE: functools.partial(feed.append, redis, settings.key("feed"))})
 
 
 if __name__ == "__main__":
-    # one XADD per event: quicker on the connection's thread than handed to a pool
-    sys.exit(run_service_consumer(SERVICE, bootstrap, workers=0))
+    settings = DashboardSettings(service=SERVICE)
+    sys.exit(run_service_consumer(settings, bootstrap))

@@ -6,16 +6,17 @@ from typing import Any
 
 from flask import Blueprint, Flask, current_app, jsonify
 
-from services.loyalty.bootstrap import SERVICE, bootstrap
+from services.loyalty.bootstrap import SERVICE
+from services.loyalty.points import LoyaltyStore
+from shared.settings import Settings
 from shared.web import create_service_app
 
 api = Blueprint("loyalty", __name__)
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
-    app = create_service_app(SERVICE, config)
-    store, _ = bootstrap(app.config["SETTINGS"])
-    app.extensions["loyalty"] = store
+    app = create_service_app(Settings(service=SERVICE), config)
+    app.extensions["loyalty"] = LoyaltyStore(app.extensions["redis"], app.config["SETTINGS"])
     app.register_blueprint(api)
     return app
 

@@ -12,12 +12,13 @@ import logging
 from datetime import UTC, datetime, timedelta
 
 from services.loyalty.bootstrap import SERVICE, bootstrap
+from services.loyalty.points import LoyaltyStore
 from shared import topology
 from shared.consumer import EventConsumer
 from shared.logs import configure_logging, event_context
 from shared.metrics import start_flusher
 from shared.replay import read_log
-from shared.settings import load_settings
+from shared.settings import Settings
 
 log = logging.getLogger(__name__)
 BACKFILL_OVERLAP = timedelta(seconds=5)
@@ -59,10 +60,12 @@ def backfill(amqp_url: str, store, handlers, until: datetime | None = None) -> i
 
 
 def main() -> None:
-    settings = load_settings(SERVICE)
-    configure_logging(SERVICE, "consumer")
-    store, handlers = bootstrap(settings)
-    start_flusher(store.redis, settings.key("metrics"))
+    settings = Settings(service=SERVICE)
+    configure_logging(settings, "consumer")
+    redis = settings.connect_redis()
+    store = LoyaltyStore(redis, settings)
+    handlers = bootstrap(settings, redis, store=store).events
+    start_flusher(redis, settings.key("metrics"))
     declare_own_queue(settings.amqp_url, list(handlers))
     # Events of the last seconds before the declare may still be in flight to the log; the
     # overlap they create with the live queue is harmless: effects are keyed by order id.

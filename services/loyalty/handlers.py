@@ -17,9 +17,3 @@ def count_placed_order(event: Event, store: LoyaltyStore) -> None:
 def award_points(event: Event, store: LoyaltyStore) -> None:
     if not store.award_points(event.data):
         log.info("order %s already credited", event.data.order_id)
-
-
-HANDLERS = {
-    "order.placed": count_placed_order,
-    "order.confirmed": award_points,
-}

@@ -5,14 +5,15 @@
 
 from __future__ import annotations
 
-import functools
 import sys
 
-from services.notifications.app import SERVICE, create_app
-from services.notifications.bootstrap import event_handlers
-from services.notifications.tasks import enqueue_send
+from services.notifications.bootstrap import bootstrap
+from services.notifications.settings import SERVICE, NotificationsSettings
+from services.notifications.tasks import send_notification
+from shared.celery_app import celery_app
 from shared.consumer import run_service_consumer
 
 if __name__ == "__main__":
-    create_app()  # configures the Celery app that enqueue_send sends with
-    sys.exit(run_service_consumer(SERVICE, functools.partial(event_handlers, enqueue_send=enqueue_send)))
+    settings = NotificationsSettings(service=SERVICE)
+    celery_app(settings)  # what send_notification.enqueue sends with
+    sys.exit(run_service_consumer(settings, bootstrap, enqueue_send=send_notification.enqueue))

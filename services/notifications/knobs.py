@@ -12,7 +12,7 @@ import time
 
 from redis import Redis
 
-from shared.settings import Settings, env_int
+from services.notifications.settings import NotificationsSettings
 
 # Capped well below the send claim (store.CLAIM_LEASE_S = 30 s) minus the SMTP timeout (10 s):
 # a send must finish inside its claim, or a duplicate task could take over and mail twice.
@@ -27,10 +27,10 @@ class InvalidKnob(ValueError):
 
 
 class Knobs:
-    def __init__(self, redis: Redis, settings: Settings, cache_s: float = 1.0) -> None:
+    def __init__(self, redis: Redis, settings: NotificationsSettings, cache_s: float = 1.0) -> None:
         self._redis = redis
         self._key = settings.key("knobs")
-        self._defaults = {"notify_delay_ms": env_int("NOTIFY_DELAY_MS", 0)}
+        self._defaults = {"notify_delay_ms": settings.notify_delay_ms}
         self._cache_s = cache_s
         self._cached: tuple[float, dict[str, int]] = (float("-inf"), self._defaults)
 

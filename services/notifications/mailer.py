@@ -11,35 +11,32 @@ from __future__ import annotations
 
 import contextlib
 import email.policy
-import os
 import re
 import smtplib
 import threading
 import time
 from collections.abc import Callable
-from email._policybase import Compat32
 from email.contentmanager import raw_data_manager
 from email.message import EmailMessage
 from email.utils import formatdate
 from urllib.parse import urlsplit
 
-from services.notifications.knobs import Knobs
 from services.notifications.model import Notification
+from services.notifications.settings import DEFAULT_SENDER
 from shared.money import format_cents
-from shared.settings import Settings
 
-DEFAULT_SENDER = "Event-Driven Shop <orders@shop.example>"
 MAX_LINE = 998  # RFC 5322 2.1.1: a line MUST NOT be longer (78 is only a SHOULD)
 # Printable ASCII and tabs, nothing a mail system could read as a line break or a control
 _PLAIN_LINE = re.compile(rf"[\t\x20-\x7e]{{0,{MAX_LINE}}}")
 
 
-class _PlainHeaders(Compat32):
+class _PlainHeaders(email.policy.Compat32):
     """Headers kept as the strings we wrote: the default policy parses every header into
     objects (most of a worker's CPU per email) to validate what we composed ourselves, and
     compat32 still runs each one through `email.header.Header` to fold it at 78 columns.
     A header of plain printable ASCII within SMTP's hard line limit is written on one line
-    as it is; anything else is folded (or refused) by compat32 as before."""
+    as it is; anything else is folded (or refused) by compat32 as before. (A plain
+    `compat32.clone(max_line_length=998)` writes the same bytes at five times the CPU.)"""
 
     content_manager = raw_data_manager
 
@@ -97,14 +94,6 @@ class SmtpMailer:
         self.sender = sender
         self.delay_ms = delay_ms
         self._local = threading.local()  # this thread's open connection, if any
-
-    @classmethod
-    def from_env(cls, settings: Settings, knobs: Knobs) -> SmtpMailer:
-        return cls(
-            settings.smtp_url,
-            sender=os.environ.get("NOTIFY_SENDER", DEFAULT_SENDER),
-            delay_ms=knobs.delay_ms,
-        )
 
     def send(self, notification: Notification) -> None:
         """Hand the email to the SMTP server; raises OSError (smtplib errors included) on failure."""

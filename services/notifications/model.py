@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 from dataclasses import dataclass
 
 from shared.contract import NotificationSent
-from shared.envelope import Event, decode, new_event
+from shared.envelope import Cause, Event, new_event
 
 SOURCE = "notifications"
 CHANNEL = "email"
@@ -29,7 +28,7 @@ class Notification:
     template: str
     recipient: str
     detail: str  # what the template shows besides the order: the total or the cancel reason
-    cause: str  # the order outcome event, as received: notification.sent is caused by it
+    cause: Cause  # of the order outcome: notification.sent carries its correlation id and trace forward
     status: str = QUEUED
     published: bool = False
 
@@ -46,12 +45,12 @@ class Notification:
             template=template,
             recipient=str(data.customer_email),  # type: ignore[attr-defined]
             detail=detail,
-            cause=event.to_json().decode(),
+            cause=Cause.of(event),
         )
 
     @property
     def correlation_id(self) -> str:
-        return json.loads(self.cause)["correlationid"]
+        return self.cause.correlationid
 
     @property
     def message_id(self) -> str:
@@ -69,6 +68,6 @@ class Notification:
                 template=self.template,
             ),
             source=SOURCE,
-            caused_by=decode(self.cause.encode()),
+            caused_by=self.cause,
             event_id=str(uuid.uuid5(_IDS, f"notification.sent:{self.notification_id}")),
         )

@@ -14,17 +14,11 @@ from typing import Protocol
 from redis import Redis
 
 from services.notifications.model import SENT, Notification, SendInProgress
-from shared.idempotency import Lease
+from shared.envelope import Cause
+from shared.idempotency import AddIfAbsent, Lease
 from shared.settings import Settings
 
 CLAIM_LEASE_S = 30
-
-_ADD = """
-if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-redis.call('HSET', KEYS[1], unpack(ARGV))
-redis.call('SADD', KEYS[2], KEYS[1])
-return 1
-"""
 
 
 class NotificationStore(Protocol):
@@ -40,7 +34,7 @@ class RedisNotifications:
     def __init__(self, redis: Redis, settings: Settings, lease_s: int = CLAIM_LEASE_S) -> None:
         self._redis = redis
         self._settings = settings
-        self._add = redis.register_script(_ADD)
+        self._add = AddIfAbsent(redis)
         self._lease = Lease(redis, lease_s)
 
     def _key(self, notification_id: str, *parts: str) -> str:
@@ -54,11 +48,12 @@ class RedisNotifications:
             "template": notification.template,
             "recipient": notification.recipient,
             "detail": notification.detail,
-            "cause": notification.cause,
+            "correlation_id": notification.cause.correlationid,
+            "cause_traceparent": notification.cause.traceparent,
             "status": notification.status,
         }
-        keys = [self._key(notification.notification_id), self._settings.key("order", notification.order_id)]
-        return bool(self._add(keys=keys, args=[item for pair in fields.items() for item in pair]))
+        index = self._settings.key("order", notification.order_id)
+        return self._add(self._key(notification.notification_id), fields, index=index)
 
     def get(self, notification_id: str) -> Notification | None:
         return _notification(self._redis.hgetall(self._key(notification_id)))
@@ -95,7 +90,7 @@ def _notification(raw: dict[str, str]) -> Notification | None:
         template=raw["template"],
         recipient=raw["recipient"],
         detail=raw["detail"],
-        cause=raw["cause"],
+        cause=Cause(raw.get("correlation_id", ""), raw.get("cause_traceparent", "")),
         status=raw["status"],
         published=raw.get("published") == "1",
     )

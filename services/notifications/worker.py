@@ -8,8 +8,7 @@ Celery looks for its app under the name `app`.
 from __future__ import annotations
 
 from services.notifications import tasks  # noqa: F401  (registers the tasks)
-from services.notifications.app import SERVICE, create_app
-from shared.logs import configure_logging
+from services.notifications.app import create_app
+from shared.celery_app import worker_app
 
-app = create_app().extensions["celery"]
-configure_logging(SERVICE, "worker")
+app = worker_app(create_app())

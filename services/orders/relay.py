@@ -21,17 +21,15 @@ import pika
 import pika.exceptions
 from redis import RedisError, ResponseError
 
+from services.orders.settings import SERVICE, OrdersSettings
 from services.orders.store import Outbox, OutboxEntry
 from shared import topology
 from shared.envelope import Event, InvalidEvent, decode
 from shared.logs import configure_logging
 from shared.metrics import INSTANCE, start_flusher
 from shared.publisher import Publisher, PublishError
-from shared.settings import env_int, load_settings
 
 log = logging.getLogger(__name__)
-
-SERVICE = "orders"
 
 
 class OutboxRelay:
@@ -41,8 +39,8 @@ class OutboxRelay:
         publisher: Publisher,
         *,
         name: str,
-        batch_size: int = 500,
-        claim_idle_ms: int = 30_000,
+        batch_size: int,
+        claim_idle_ms: int,
         block_ms: int = 1000,
     ) -> None:
         self.outbox = outbox
@@ -128,8 +126,8 @@ def declare_shared_topology(amqp_url: str, stopping: threading.Event) -> bool:
 
 
 def main() -> int:
-    settings = load_settings(SERVICE)
-    configure_logging(SERVICE, "relay")
+    settings = OrdersSettings(service=SERVICE)
+    configure_logging(settings, "relay")
     redis = settings.connect_redis()
     stop_flusher = start_flusher(redis, settings.key("metrics"))
     publisher = Publisher(settings.amqp_url, name=f"{SERVICE}-relay")
@@ -137,8 +135,8 @@ def main() -> int:
         Outbox(redis, settings),
         publisher,
         name=INSTANCE,
-        batch_size=env_int("ORDERS_RELAY_BATCH", 500),
-        claim_idle_ms=env_int("ORDERS_RELAY_CLAIM_IDLE_MS", 30_000),
+        batch_size=settings.orders_relay_batch,
+        claim_idle_ms=settings.orders_relay_claim_idle_ms,
     )
     signal.signal(signal.SIGTERM, lambda *_: relay.stop())
     signal.signal(signal.SIGINT, lambda *_: relay.stop())

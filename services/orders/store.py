@@ -24,7 +24,7 @@ from redis import Redis, ResponseError
 
 from services.orders.model import Order, OrderLine, OrderStatus
 from shared.envelope import Event
-from shared.idempotency import PROCESSED_TTL_S
+from shared.idempotency import PROCESSED_TTL_S, as_hash_args
 from shared.settings import Settings
 
 IDEMPOTENCY_TTL_S = 24 * 3600
@@ -114,7 +114,7 @@ class OrderStore:
             placed.type,
             fingerprint,
             IDEMPOTENCY_TTL_S,
-            *_flatten(to_fields(order)),
+            *as_hash_args(to_fields(order)),
         ]
         result = self._place(keys=keys, args=args)
         if result[0] == 1:
@@ -157,7 +157,7 @@ class OrderStore:
                 event.type,
                 PROCESSED_TTL_S,
                 _score(after.placed_at),
-                *_flatten(changed),
+                *as_hash_args(changed),
             ],
         )
         return TransitionOutcome(result)
@@ -274,7 +274,3 @@ def _optional_time(value: str | None) -> datetime | None:
 def _score(when: datetime) -> int:
     """Microseconds since the epoch: exact in a double, and fine enough to keep placement order."""
     return (when - _EPOCH) // timedelta(microseconds=1)
-
-
-def _flatten(fields: dict[str, str]) -> list[str]:
-    return [item for pair in fields.items() for item in pair]

@@ -1,5 +1,5 @@
 """The payments web process (`gunicorn 'services.payments.app:create_app()'`) and the Flask
-app every payments process builds on: settings, Redis, Celery."""
+app the payments worker builds on: settings, Redis, Celery."""
 
 from __future__ import annotations
 
@@ -10,15 +10,14 @@ from flask import Flask
 from services.payments import bootstrap
 from services.payments.api import api
 from services.payments.ledger import RedisLedger
+from services.payments.settings import SERVICE, PaymentsSettings
 from shared.celery_app import celery_init_app
 from shared.web import create_service_app
 
-SERVICE = "payments"
-
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
-    app = create_service_app(SERVICE, config)
-    celery_init_app(app, SERVICE)
+    app = create_service_app(PaymentsSettings(service=SERVICE), config)
+    celery_init_app(app)
     settings, redis = app.config["SETTINGS"], app.extensions["redis"]
     app.extensions["ledger"] = RedisLedger(redis, settings)
     app.extensions["gateway"] = bootstrap.gateway(settings, redis)

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import functools
 import sys
 
-from services.payments.app import SERVICE, create_app
-from services.payments.bootstrap import event_handlers
-from services.payments.tasks import enqueue_charge
+from services.payments.bootstrap import bootstrap
+from services.payments.settings import SERVICE, PaymentsSettings
+from services.payments.tasks import charge_order
+from shared.celery_app import celery_app
 from shared.consumer import run_service_consumer
 
 if __name__ == "__main__":
-    create_app()  # configures the Celery app that enqueue_charge sends with
-    sys.exit(run_service_consumer(SERVICE, functools.partial(event_handlers, enqueue_charge=enqueue_charge)))
+    settings = PaymentsSettings(service=SERVICE)
+    celery_app(settings)  # what charge_order.enqueue sends with
+    sys.exit(run_service_consumer(settings, bootstrap, enqueue_charge=charge_order.enqueue))

@@ -20,7 +20,7 @@ from typing import Protocol
 
 from redis import Redis
 
-from shared.settings import Settings, env_float, env_int
+from shared.settings import Settings
 
 FLAKY_FAILURES = 2
 
@@ -56,14 +56,6 @@ class SimulatedGateway:
         self.latency_ms = latency_ms
         self.failure_rate = failure_rate
         self._rng = rng or random.Random()
-
-    @classmethod
-    def from_env(cls, store: GatewayStore) -> SimulatedGateway:
-        return cls(
-            store,
-            latency_ms=env_int("GATEWAY_LATENCY_MS", 0),
-            failure_rate=env_float("GATEWAY_FAILURE_RATE", 0.0),
-        )
 
     def charge(self, idempotency_key: str, token: str, amount_cents: int, currency: str) -> GatewayResult:
         if self.latency_ms:

@@ -15,16 +15,12 @@ from typing import Protocol
 from redis import Redis
 
 from services.payments.model import ChargeInProgress, Payment
-from shared.idempotency import Lease, as_hash
+from shared.envelope import Cause
+from shared.idempotency import AddIfAbsent, Lease, as_hash, as_hash_args
 from shared.settings import Settings
 
 CLAIM_LEASE_S = 30
 
-_ADD = """
-if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-redis.call('HSET', KEYS[1], unpack(ARGV))
-return 1
-"""
 _SETTLE = """
 if redis.call('HGET', KEYS[1], 'status') == 'requested' then redis.call('HSET', KEYS[1], unpack(ARGV)) end
 return redis.call('HGETALL', KEYS[1])
@@ -44,7 +40,7 @@ class RedisLedger:
     def __init__(self, redis: Redis, settings: Settings, lease_s: int = CLAIM_LEASE_S) -> None:
         self._redis = redis
         self._settings = settings
-        self._add = redis.register_script(_ADD)
+        self._add = AddIfAbsent(redis)
         self._settle = redis.register_script(_SETTLE)
         self._lease = Lease(redis, lease_s)
 
@@ -58,10 +54,11 @@ class RedisLedger:
             "amount_cents": payment.amount_cents,
             "currency": payment.currency,
             "token": payment.token,
-            "cause": payment.cause,
+            "correlation_id": payment.cause.correlationid,
+            "cause_traceparent": payment.cause.traceparent,
             "status": payment.status,
         }
-        return bool(self._add(keys=[self._key(payment.order_id)], args=_flatten(fields)))
+        return self._add(self._key(payment.order_id), fields)
 
     def get(self, order_id: str) -> Payment | None:
         return _payment(self._redis.hgetall(self._key(order_id)))
@@ -74,7 +71,7 @@ class RedisLedger:
         """Record the outcome if the payment is still requested; returns the payment as stored
         (the first outcome wins)."""
         fields = {"status": payment.status, "payment_id": payment.payment_id, "reason": payment.reason}
-        raw = self._settle(keys=[self._key(payment.order_id)], args=_flatten(fields))
+        raw = self._settle(keys=[self._key(payment.order_id)], args=as_hash_args(fields))
         return _payment(as_hash(raw)) or payment
 
     def mark_published(self, order_id: str) -> None:
@@ -96,14 +93,10 @@ def _payment(raw: dict[str, str]) -> Payment | None:
         amount_cents=int(raw["amount_cents"]),
         currency=raw["currency"],
         token=raw["token"],
-        cause=raw["cause"],
+        cause=Cause(raw.get("correlation_id", ""), raw.get("cause_traceparent", "")),
         status=raw["status"],
         payment_id=raw.get("payment_id", ""),
         reason=raw.get("reason", ""),
         attempts=int(raw.get("attempts", 0)),
         published=raw.get("published") == "1",
     )
-
-
-def _flatten(fields: dict[str, object]) -> list[object]:
-    return [item for pair in fields.items() for item in pair]

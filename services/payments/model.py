@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 from dataclasses import dataclass, replace
 
 from shared.contract import OrderPlaced, PaymentAuthorized, PaymentDeclined
-from shared.envelope import Event, decode, new_event
+from shared.envelope import Cause, Event, new_event
 
 SOURCE = "payments"
 REQUESTED = "requested"
@@ -26,7 +25,7 @@ class Payment:
     amount_cents: int
     currency: str
     token: str
-    cause: str  # the order.placed event, as received: outcome events are caused by it
+    cause: Cause  # of the order.placed: outcome events carry its correlation id and trace forward
     status: str = REQUESTED
     payment_id: str = ""
     reason: str = ""
@@ -41,12 +40,12 @@ class Payment:
             amount_cents=data.total_cents,
             currency=data.currency,
             token=data.payment_token,
-            cause=event.to_json().decode(),
+            cause=Cause.of(event),
         )
 
     @property
     def correlation_id(self) -> str:
-        return json.loads(self.cause)["correlationid"]
+        return self.cause.correlationid
 
     @property
     def settled(self) -> bool:
@@ -75,6 +74,6 @@ class Payment:
             event_type,
             data,
             source=SOURCE,
-            caused_by=decode(self.cause.encode()),
+            caused_by=self.cause,
             event_id=str(uuid.uuid5(_EVENT_IDS, f"{event_type}:{self.order_id}")),
         )

@@ -6,8 +6,7 @@ Celery looks for its app under the name `app`.
 from __future__ import annotations
 
 from services.payments import tasks  # noqa: F401  (registers the tasks)
-from services.payments.app import SERVICE, create_app
-from shared.logs import configure_logging
+from services.payments.app import create_app
+from shared.celery_app import worker_app
 
-app = create_app().extensions["celery"]
-configure_logging(SERVICE, "worker")
+app = worker_app(create_app())

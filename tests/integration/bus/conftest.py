@@ -87,8 +87,7 @@ def settings(sandbox: Sandbox) -> Settings:
         service=SERVICE,
         amqp_url=sandbox.amqp_url,
         redis_url=REDIS_URL,
-        smtp_url="smtp://127.0.0.1:1025",
-        redis_namespace=sandbox.redis_prefix + SERVICE,
+        redis_prefix=sandbox.redis_prefix,
     )
 
 

@@ -13,13 +13,13 @@ from redis import Redis
 from shared.consumer import EventConsumer
 from shared.envelope import Event
 from shared.idempotency import apply_once
-from shared.settings import load_settings
+from shared.settings import Settings
 
 SERVICE = "bustest"
 
 
 def main() -> None:
-    settings = load_settings(SERVICE)
+    settings = Settings(service=SERVICE)
     redis = Redis.from_url(settings.redis_url, decode_responses=True)
 
     def record(event: Event) -> None:

@@ -11,7 +11,9 @@ from harness.sandbox import REDIS_URL, Sandbox, rabbitmqctl
 from harness.waiting import wait_until
 from services.loyalty.bootstrap import bootstrap
 from services.loyalty.consumer import backfill, declare_own_queue
+from services.loyalty.points import LoyaltyStore
 from shared import topology
+from shared.bootstrap import Handler
 from shared.consumer import EventConsumer
 from shared.envelope import new_event
 from shared.publisher import Publisher
@@ -25,7 +27,16 @@ def confirmed(n: int, email: str = "grace@example.com"):
 
 @pytest.fixture
 def settings(sandbox: Sandbox) -> Settings:
-    return Settings("loyalty", sandbox.amqp_url, REDIS_URL, "", sandbox.redis_prefix + "loyalty")
+    return Settings(
+        service="loyalty", amqp_url=sandbox.amqp_url, redis_url=REDIS_URL, redis_prefix=sandbox.redis_prefix
+    )
+
+
+def wired(settings: Settings) -> tuple[LoyaltyStore, dict[str, Handler]]:
+    """The store and the handlers as the loyalty consumer wires them: the handlers write to that store."""
+    redis = settings.connect_redis()
+    store = LoyaltyStore(redis, settings)
+    return store, dict(bootstrap(settings, redis, store=store).events)
 
 
 def test_backfill_then_live_counts_every_order_once(sandbox: Sandbox, settings: Settings) -> None:
@@ -33,7 +44,7 @@ def test_backfill_then_live_counts_every_order_once(sandbox: Sandbox, settings: 
     publisher = Publisher(sandbox.amqp_url)
     publisher.publish_many([confirmed(n) for n in (1, 2, 3)])  # before loyalty existed: log only
 
-    store, handlers = bootstrap(settings)
+    store, handlers = wired(settings)
     declare_own_queue(sandbox.amqp_url, list(handlers))
     publisher.publish_many([confirmed(n) for n in (4, 5)])  # in the log AND in loyalty's queue
 
@@ -75,7 +86,7 @@ def test_backfill_stops_where_the_live_queue_takes_over(sandbox: Sandbox, settin
         publisher.publish_many(events)
     finally:
         publisher.close()
-    store, handlers = bootstrap(settings)
+    store, handlers = wired(settings)
 
     assert backfill(sandbox.amqp_url, store, handlers, until=events[1].time) == 2
     assert store.account("grace@example.com")["orders_confirmed"] == 2

@@ -7,19 +7,19 @@ from redis import Redis
 
 from harness.sandbox import Sandbox
 from services.notifications.model import Notification
+from services.notifications.settings import NotificationsSettings
 from shared.envelope import new_event
-from shared.settings import Settings, load_settings
 
 
 @pytest.fixture
-def settings(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> Settings:
+def settings(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> NotificationsSettings:
     for name, value in sandbox.env().items():
         monkeypatch.setenv(name, value)
-    return load_settings("notifications")
+    return NotificationsSettings(service="notifications")
 
 
 @pytest.fixture
-def redis(settings: Settings) -> Redis:
+def redis(settings: NotificationsSettings) -> Redis:
     return Redis.from_url(settings.redis_url, decode_responses=True)
 
 

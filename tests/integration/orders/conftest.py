@@ -8,36 +8,32 @@ import pytest
 from redis import Redis
 
 from harness.sandbox import REDIS_URL, Sandbox
+from services.orders.settings import OrdersSettings
 from services.orders.store import OrderStore, Outbox
-from shared.settings import Settings
 from tests.support.bus import BusObserver
 
 
 @pytest.fixture
-def settings(sandbox: Sandbox) -> Settings:
-    return Settings(
-        service="orders",
-        amqp_url=sandbox.amqp_url,
-        redis_url=REDIS_URL,
-        smtp_url="smtp://127.0.0.1:1025",
-        redis_namespace=sandbox.redis_prefix + "orders",
+def settings(sandbox: Sandbox) -> OrdersSettings:
+    return OrdersSettings(
+        service="orders", amqp_url=sandbox.amqp_url, redis_url=REDIS_URL, redis_prefix=sandbox.redis_prefix
     )
 
 
 @pytest.fixture
-def redis(settings: Settings) -> Iterator[Redis]:
+def redis(settings: OrdersSettings) -> Iterator[Redis]:
     client = Redis.from_url(settings.redis_url, decode_responses=True)
     yield client
     client.close()
 
 
 @pytest.fixture
-def store(redis: Redis, settings: Settings) -> OrderStore:
+def store(redis: Redis, settings: OrdersSettings) -> OrderStore:
     return OrderStore(redis, settings)
 
 
 @pytest.fixture
-def outbox(redis: Redis, settings: Settings) -> Outbox:
+def outbox(redis: Redis, settings: OrdersSettings) -> Outbox:
     return Outbox(redis, settings)
 
 

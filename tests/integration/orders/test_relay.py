@@ -47,6 +47,23 @@ def publisher(sandbox: Sandbox, bus: BusObserver) -> Iterator[Publisher]:
     confirmed.close()
 
 
+# Long enough that no relay of a test takes over pending entries unless the test says so.
+NO_TAKEOVER_MS = 60_000
+
+
+def relay_named(
+    name: str,
+    outbox: Outbox,
+    publisher: object,
+    *,
+    batch_size: int = 500,
+    claim_idle_ms: int = NO_TAKEOVER_MS,
+) -> OutboxRelay:
+    return OutboxRelay(
+        outbox, publisher, name=name, batch_size=batch_size, claim_idle_ms=claim_idle_ms, block_ms=100
+    )
+
+
 def place_orders(store: OrderStore, count: int) -> list[str]:
     command = PlaceOrder.model_validate(
         {
@@ -89,7 +106,7 @@ def test_the_relay_publishes_each_entry_with_confirms_then_removes_it(
 ) -> None:
     order_ids = place_orders(store, 30)
     event_ids = stored_event_ids(redis, settings)
-    relay = OutboxRelay(outbox, publisher, name="relay-a", batch_size=8, block_ms=100)
+    relay = relay_named("relay-a", outbox, publisher, batch_size=8)
     thread = running(relay)
     try:
         bus.wait_for("order.placed", 30)
@@ -113,13 +130,13 @@ def test_entries_read_by_a_relay_that_died_before_publishing_are_taken_over(
 ) -> None:
     place_orders(store, 5)
     event_ids = stored_event_ids(redis, settings)
-    dying = OutboxRelay(outbox, DiesBeforePublishing(), name="relay-a")
+    dying = relay_named("relay-a", outbox, DiesBeforePublishing())
     outbox.ensure_group()
     with pytest.raises(Died):
         dying.relay(outbox.read_new("relay-a", count=100, block_ms=100))
     assert bus.of_type("order.placed") == []
 
-    survivor = OutboxRelay(outbox, publisher, name="relay-b", claim_idle_ms=200, block_ms=100)
+    survivor = relay_named("relay-b", outbox, publisher, claim_idle_ms=200)
     thread = running(survivor)
     try:
         bus.wait_for("order.placed", 5)
@@ -140,13 +157,13 @@ def test_a_relay_that_died_after_publishing_leaves_duplicates_with_the_same_ids_
 ) -> None:
     place_orders(store, 5)
     event_ids = stored_event_ids(redis, settings)
-    dying = OutboxRelay(outbox, DiesAfterPublishing(publisher), name="relay-a")
+    dying = relay_named("relay-a", outbox, DiesAfterPublishing(publisher))
     outbox.ensure_group()
     with pytest.raises(Died):
         dying.relay(outbox.read_new("relay-a", count=100, block_ms=100))
     bus.wait_for("order.placed", 5)
 
-    restarted = OutboxRelay(outbox, publisher, name="relay-a2", claim_idle_ms=200, block_ms=100)
+    restarted = relay_named("relay-a2", outbox, publisher, claim_idle_ms=200)
     thread = running(restarted)
     try:
         bus.wait_for("order.placed", 10)
@@ -168,7 +185,7 @@ def test_orders_stored_while_no_relay_runs_are_published_when_one_starts(
     place_orders(store, 3)  # before the consumer group exists
     event_ids = stored_event_ids(redis, settings)
 
-    relay = OutboxRelay(outbox, publisher, name="relay-a", block_ms=100)
+    relay = relay_named("relay-a", outbox, publisher)
     thread = running(relay)
     try:
         bus.wait_for("order.placed", 3)
@@ -192,7 +209,7 @@ def test_an_entry_that_is_not_a_valid_event_is_parked_with_the_reason_and_the_re
     redis.xadd(settings.key("outbox"), {"type": "order.placed", "event": '{"type": "order.placed"}'})
     place_orders(store, 1)
 
-    relay = OutboxRelay(outbox, publisher, name="relay-a", block_ms=100)
+    relay = relay_named("relay-a", outbox, publisher)
     thread = running(relay)
     try:
         bus.wait_for("order.placed", 2)

@@ -7,19 +7,19 @@ from redis import Redis
 
 from harness.sandbox import Sandbox
 from services.payments.model import Payment
+from services.payments.settings import PaymentsSettings
 from shared.envelope import new_event
-from shared.settings import Settings, load_settings
 
 
 @pytest.fixture
-def settings(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> Settings:
+def settings(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> PaymentsSettings:
     for name, value in sandbox.env().items():
         monkeypatch.setenv(name, value)
-    return load_settings("payments")
+    return PaymentsSettings(service="payments")
 
 
 @pytest.fixture
-def redis(settings: Settings) -> Redis:
+def redis(settings: PaymentsSettings) -> Redis:
     return Redis.from_url(settings.redis_url, decode_responses=True)
 
 

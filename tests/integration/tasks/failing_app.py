@@ -5,13 +5,13 @@ from celery import shared_task
 from flask import Flask
 
 from shared.celery_app import celery_init_app
-from shared.settings import load_settings
+from shared.settings import Settings
 
 SERVICE = "tasktest"
 
 flask_app = Flask(SERVICE)
-flask_app.config["SETTINGS"] = load_settings(SERVICE)
-celery = celery_init_app(flask_app, SERVICE)
+flask_app.config["SETTINGS"] = Settings(service=SERVICE)
+celery = celery_init_app(flask_app)
 
 
 @shared_task(autoretry_for=(ConnectionError,), max_retries=1, retry_backoff=1, retry_jitter=False)

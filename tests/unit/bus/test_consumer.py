@@ -13,7 +13,7 @@ from shared.settings import Settings
 from shared.topology import EVENTS_EXCHANGE, RETRY_DELAYS_S, Binding
 from tests.support.events import order_placed, unlisted
 
-SETTINGS = Settings("payments", "amqp://unused", "redis://unused", "smtp://unused", "payments")
+SETTINGS = Settings(service="payments", amqp_url="amqp://unused", redis_url="redis://unused")
 
 
 def consumer_with(handler: Any) -> EventConsumer:

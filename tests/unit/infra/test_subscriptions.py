@@ -9,24 +9,28 @@ import pytest
 from redis import Redis
 
 from infra.stack import SUBSCRIPTIONS, core_topology
-from services.notifications.bootstrap import event_handlers as notifications_handlers
-from services.orders.bootstrap import bootstrap as orders_handlers
-from services.payments.bootstrap import event_handlers as payments_handlers
-from shared.settings import load_settings
+from services.notifications import bootstrap as notifications
+from services.notifications.settings import NotificationsSettings
+from services.orders import bootstrap as orders
+from services.orders.settings import OrdersSettings
+from services.payments import bootstrap as payments
+from services.payments.settings import PaymentsSettings
 from shared.topology import EVENTS_EXCHANGE, Binding
 
 # A client that is never used: building the handlers registers scripts, it sends nothing.
 IDLE_REDIS = Redis()
-BUILT = {
-    "orders": lambda settings: orders_handlers(settings, IDLE_REDIS),
-    "payments": lambda settings: payments_handlers(settings, IDLE_REDIS, enqueue_charge=print),
-    "notifications": lambda settings: notifications_handlers(settings, IDLE_REDIS, enqueue_send=print),
+WIRED = {
+    "orders": lambda: orders.bootstrap(OrdersSettings(service="orders"), IDLE_REDIS),
+    "payments": lambda: payments.bootstrap(PaymentsSettings(service="payments"), IDLE_REDIS),
+    "notifications": lambda: notifications.bootstrap(
+        NotificationsSettings(service="notifications"), IDLE_REDIS
+    ),
 }
 
 
 @pytest.mark.parametrize("service", SUBSCRIPTIONS)
 def test_the_boot_bindings_are_the_event_types_the_consumer_handles(service):
-    handled = set(BUILT[service](load_settings(service)))
+    handled = set(WIRED[service]().events)
     bound = {
         item.routing_key
         for item in core_topology()
