@@ -56,15 +56,20 @@ lint: venv ## Ruff lint and format check, hadolint on the Dockerfiles
 images: venv ## Build every image compose needs from Debian packages and PyPI (no registry needed)
 	@$(BIN)/python -m infra.images.build
 
+.PHONY: secrets
+secrets: venv ## Create .env with random passwords if missing, add the names it lacks (never changes a value)
+	@$(BIN)/python -m infra.secrets
+
 .PHONY: run
-run: venv ## Run the whole stack: docker compose up --build --wait where Docker runs, else `make dev`
+run: venv secrets ## Run the whole stack: docker compose up --build --wait where Docker runs, else `make dev`
 	@if [ "$(MODE)" = compose ]; then \
 	  $(COMPOSE) up --build --detach --wait && $(COMPOSE) ps && \
-	  echo "UI http://localhost:8000  APIs :8001-8004  RabbitMQ http://localhost:15672  Flower http://localhost:5555  Mailpit http://localhost:8025"; \
+	  echo "UI http://localhost:8000  APIs :8001-8004  RabbitMQ http://localhost:15672  Flower http://localhost:5555  Mailpit http://localhost:8025" && \
+	  echo "logins (passwords in .env): RabbitMQ and Flower admin/RABBITMQ_ADMIN_PASSWORD, Mailpit mail/MAILPIT_UI_PASSWORD"; \
 	else $(MAKE) --no-print-directory dev; fi
 
 .PHONY: dev
-dev: venv check-services ## Run the whole stack as local processes (supervisord) against local RabbitMQ/Redis
+dev: venv secrets check-services ## Run the whole stack as local processes (supervisord) against local RabbitMQ/Redis
 	@$(DEV) up
 
 .PHONY: down

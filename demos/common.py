@@ -24,7 +24,7 @@ from harness import launcher
 from harness.mail import Mailbox
 from harness.probe import http_ok
 from harness.waiting import wait_until
-from infra import compose
+from infra import compose, secrets
 from infra.dev.stack import LocalStack
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -46,7 +46,11 @@ def url(service: str) -> str:
 
 
 def mail_url() -> str:
-    return f"http://127.0.0.1:{os.environ.get('SMTP_SINK_HTTP_PORT', 8025)}"
+    """The SMTP sink's API; in compose, Mailpit's, with its login (.env) in the URL."""
+    port = os.environ.get("SMTP_SINK_HTTP_PORT", 8025)
+    if mode() == "compose":
+        return f"http://mail:{secrets.environment()['MAILPIT_UI_PASSWORD']}@127.0.0.1:{port}"
+    return f"http://127.0.0.1:{port}"
 
 
 def smtp_url() -> str:
@@ -70,7 +74,7 @@ def broker_url() -> str:
     if os.environ.get("DEMO_AMQP_URL"):
         return os.environ["DEMO_AMQP_URL"]
     if mode() == "compose":
-        password = os.environ.get("RABBITMQ_ADMIN_PASSWORD", "admin")
+        password = secrets.environment()["RABBITMQ_ADMIN_PASSWORD"]
         return f"amqp://admin:{password}@127.0.0.1:{os.environ.get('RABBITMQ_PORT', 5672)}/%2F"
     return os.environ.get("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/%2F")
 

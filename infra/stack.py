@@ -12,12 +12,19 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import quote, urlsplit, urlunsplit
 
+from infra.privileges import CELERY_SERVICES, user_name
 from services.notifications import bootstrap as notifications_bootstrap
 from services.orders import bootstrap as orders_bootstrap
 from services.payments import bootstrap as payments_bootstrap
-from shared.topology import Topology, service_topology, shared_topology
+from shared.topology import (
+    Topology,
+    celery_monitor_topology,
+    service_topology,
+    shared_topology,
+    task_topology,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 PROCFILE = ROOT / "infra" / "Procfile"
@@ -33,11 +40,14 @@ SUBSCRIPTIONS: dict[str, tuple[str, ...]] = {
 
 def core_topology() -> Topology:
     """What the broker holds before any process starts: the compose broker loads it from
-    its definitions at boot, local mode declares it in `make dev`. Without it, an event
-    published before a subscriber's first start would reach the log but not its queue."""
+        its definitions at boot, local mode declares it in `make dev`. Without it, an event
+        published before a subscriber's first start would reach the log but not its queue. With it
+    too, the bindings through which Flower watches the Celery services' workers."""
     topology = list(shared_topology())
     for service, event_types in SUBSCRIPTIONS.items():
         topology += service_topology(service, event_types)
+    for service in CELERY_SERVICES:
+        topology += task_topology(service) + celery_monitor_topology(service)
     return topology
 
 
@@ -102,47 +112,89 @@ def shell_command(process: Process) -> list[str]:
     return ["/bin/sh", "-c", f"exec {process.command}"]
 
 
-@dataclass(frozen=True)
-class Infra:
-    """Where the broker, Redis and the SMTP server are: all that differs between the two modes."""
+class MissingPassword(LookupError):
+    """A service's password is not in the environment: `make dev` / `make run` write them to .env."""
 
-    amqp_url_template: str  # `{service}` and `{password}` are filled in per service
-    redis_url: str  # the server; each service gets its own database on it
-    smtp_url: str
-    # What the dashboard reads besides the bus: the broker's management API (queue depths,
-    # consumers) and the public orders API it proxies for the shop panel. Empty: the
-    # dashboard's own localhost defaults, which are right in local mode.
-    management_url_template: str = ""
-    orders_url: str = ""
 
-    def amqp_url(self, service: str, environ: Mapping[str, str]) -> str:
-        return self.amqp_url_template.format(service=service, password=amqp_password(service, environ))
-
-    def redis_url_for(self, service: str) -> str:
-        return urlunsplit(urlsplit(self.redis_url)._replace(path=f"/{REDIS_DB[service]}"))
+def service_password(service: str, kind: str, environ: Mapping[str, str]) -> str:
+    """`<SERVICE>_AMQP_PASSWORD` or `<SERVICE>_REDIS_PASSWORD` (kind `AMQP` or `REDIS`)."""
+    name = f"{service.upper()}_{kind}_PASSWORD"
+    password = environ.get(name)
+    if not password:
+        raise MissingPassword(
+            f"{name} is not set: each service connects as its own user; `make dev` writes the "
+            "passwords to .env (python -m infra.secrets), or export them yourself"
+        )
+    return password
 
 
 def amqp_password(service: str, environ: Mapping[str, str]) -> str:
-    """The broker password of a service's own user: `<SERVICE>_AMQP_PASSWORD`, see .env.example."""
-    return environ.get(f"{service.upper()}_AMQP_PASSWORD", service)
+    """The broker password of a service's own user."""
+    return service_password(service, "AMQP", environ)
 
 
-# docker compose: one broker user per service; compose fills in the passwords from .env.
+def _with_credentials(url: str) -> str:
+    """`url` with `{user}:{password}@` in place of whatever credentials it had: a template."""
+    parts = urlsplit(url)
+    address = (parts.hostname or "127.0.0.1") + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc="{user}:{password}@" + address))
+
+
+@dataclass(frozen=True)
+class Infra:
+    """Where the broker, Redis and the SMTP server are, and how the services' users are named:
+    all that differs between the two modes."""
+
+    amqp_url_template: str  # `{user}` and `{password}` are filled in per service
+    redis_url_template: str  # the same; each service gets its own database on the server
+    smtp_url: str
+    # What the dashboard reads besides the bus: the broker's management API (queue depths,
+    # consumers) and the public orders API it proxies for the shop panel. Empty orders URL:
+    # the dashboard's own localhost default, which is right in local mode.
+    management_url_template: str = ""
+    orders_url: str = ""
+    user_prefix: str = ""  # a test run's users are `<vhost>-<service>`, beside a developer's
+
+    def user(self, service: str) -> str:
+        return user_name(service, self.user_prefix)
+
+    def amqp_url(self, service: str, environ: Mapping[str, str]) -> str:
+        return self._fill(self.amqp_url_template, service, amqp_password(service, environ))
+
+    def redis_url_for(self, service: str, environ: Mapping[str, str]) -> str:
+        url = self._fill(self.redis_url_template, service, service_password(service, "REDIS", environ))
+        return urlunsplit(urlsplit(url)._replace(path=f"/{REDIS_DB[service]}"))
+
+    def management_url(self, service: str, environ: Mapping[str, str]) -> str:
+        return self._fill(self.management_url_template, service, amqp_password(service, environ))
+
+    def _fill(self, template: str, service: str, password: str) -> str:
+        return template.format(user=quote(self.user(service), safe=""), password=quote(password, safe=""))
+
+
+# docker compose: one broker and Redis user per service; compose fills in the passwords from .env.
 COMPOSE_INFRA = Infra(
-    amqp_url_template="amqp://{service}:{password}@rabbitmq:5672/%2F",
-    redis_url="redis://redis:6379",
+    amqp_url_template="amqp://{user}:{password}@rabbitmq:5672/%2F",
+    redis_url_template="redis://{user}:{password}@redis:6379",
     smtp_url="smtp://mailpit:1025",
-    management_url_template="http://{service}:{password}@rabbitmq:15672",
+    management_url_template="http://{user}:{password}@rabbitmq:15672",
     orders_url="http://orders-api:8001",
 )
 
+DEFAULT_AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/%2F"
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379"
+
 
 def local_infra(environ: Mapping[str, str]) -> Infra:
-    """Local mode: the developer's broker and Redis (AMQP_URL, REDIS_URL) and the local SMTP sink."""
+    """Local mode: the developer's broker and Redis (AMQP_URL, REDIS_URL: their administrator's
+    URLs, with which `make dev` creates the services' users) and the local SMTP sink."""
+    amqp_url = environ.get("AMQP_URL", DEFAULT_AMQP_URL)
     return Infra(
-        amqp_url_template=environ.get("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/%2F"),
-        redis_url=environ.get("REDIS_URL", "redis://127.0.0.1:6379"),
+        amqp_url_template=_with_credentials(amqp_url),
+        redis_url_template=_with_credentials(environ.get("REDIS_URL", DEFAULT_REDIS_URL)),
         smtp_url=f"smtp://127.0.0.1:{environ.get('SMTP_SINK_PORT', '1025')}",
+        management_url_template=f"http://{{user}}:{{password}}@{urlsplit(amqp_url).hostname}:15672",
+        user_prefix=environ.get("SHOP_USER_PREFIX", ""),
     )
 
 
@@ -152,13 +204,11 @@ def process_environment(process: Process, infra: Infra, environ: Mapping[str, st
         return {}
     environment = {
         "AMQP_URL": infra.amqp_url(process.service, environ),
-        "REDIS_URL": infra.redis_url_for(process.service),
+        "REDIS_URL": infra.redis_url_for(process.service, environ),
         "SMTP_URL": infra.smtp_url,
     }
-    if process.service == "dashboard" and infra.management_url_template:
-        password = amqp_password("dashboard", environ)
-        environment["MANAGEMENT_URL"] = infra.management_url_template.format(
-            service="dashboard", password=password
-        )
-        environment["ORDERS_URL"] = infra.orders_url
+    if process.service == "dashboard":
+        environment["MANAGEMENT_URL"] = infra.management_url("dashboard", environ)
+        if infra.orders_url:
+            environment["ORDERS_URL"] = infra.orders_url
     return environment

@@ -29,7 +29,7 @@ from shared.settings import Settings
 
 
 def task_queue_name(service: str) -> str:
-    return f"{service}.tasks"
+    return topology.task_queue(service)
 
 
 def celery_app(
@@ -42,7 +42,7 @@ def celery_app(
         name,
         Exchange(name, type="topic", durable=True),
         routing_key=name,
-        queue_arguments=topology.dead_lettering_to(settings.service),
+        queue_arguments=topology.task_queue_arguments(settings.service),
     )
     celery = Celery(settings.service, task_cls=task_cls)
     celery.conf.update(
@@ -65,6 +65,11 @@ def celery_app(
         worker_prefetch_multiplier=1,
         worker_detect_quorum_queues=True,
         worker_hijack_root_logger=False,
+        # Remote control and task events on exchanges named after the service, which only its
+        # broker user may use: no service can command (or listen to) another's workers. Infra
+        # binds Celery's default exchanges to them for Flower (topology.celery_monitor_topology).
+        control_exchange=settings.service,
+        event_exchange=topology.event_exchange(settings.service),
         # Task events cost several broker messages per task; Flower switches them on in the
         # workers it watches (its `enable_events`), so they are not sent when nobody listens.
         worker_send_task_events=False,

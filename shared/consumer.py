@@ -13,9 +13,11 @@ returned; completed deliveries are acked together (`multiple=True` up to the fir
 still in progress), which is what lets the consumer keep up with the broker. A failure is
 retried through the service's delay queues (1 s, 5 s, 25 s); after the last attempt, or at
 once for an invalid event or a `PermanentError`, the message goes to `<service>.dlq` with
-the reason and the attempt count in its headers. SIGTERM stops taking messages, lets running
-handlers finish, returns the rest to the queue unstarted and exits 0. The broker
-connection is re-established with backoff when it drops.
+the reason and the attempt count in its headers. An event is accepted only from the broker
+user that owns its type (its `user_id`, which the broker checks) or from the service's own user
+(a message it moved itself); anything else is parked at once as `forged`. SIGTERM stops
+taking messages, lets running handlers finish, returns the rest to the queue unstarted and
+exits 0. The broker connection is re-established with backoff when it drops.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ import pika.exceptions
 
 from shared import topology
 from shared.bootstrap import Bootstrap, Handler
+from shared.contract import publisher_users
 from shared.envelope import InvalidEvent, decode
 from shared.logs import configure_logging, event_context
 from shared.metrics import EVENTS_CONSUMED, HANDLER_SECONDS, start_flusher
@@ -51,6 +54,9 @@ ANY_TYPE = "*"
 ATTEMPT_HEADER = "x-attempt"
 REASON_HEADER = "x-death-reason"
 ERROR_HEADER = "x-error"
+# Parked without the consumer's user_id: their sender was not (or could not be) vouched for, so
+# a replay brings them back as unvouched as they came.
+UNVOUCHED = frozenset({"forged", "invalid", "consumer-error"})
 
 
 class PermanentError(Exception):
@@ -90,8 +96,11 @@ class _Session:
     wake-up: the consume loop settles what they did after each round of I/O.
     """
 
-    def __init__(self, service: str, connection: pika.BlockingConnection, channel: Any, side: Any) -> None:
+    def __init__(
+        self, service: str, user: str, connection: pika.BlockingConnection, channel: Any, side: Any
+    ) -> None:
         self.service = service
+        self.user = user
         self.connection = connection
         self.channel = channel
         self.side = side  # confirm-mode channel for moving messages to retry queues / the DLQ
@@ -160,8 +169,9 @@ class _Session:
         headers[ERROR_HEADER] = outcome.error[:1000]
         headers.setdefault("x-original-routing-key", delivery.routing_key)
         if outcome.action == "retry":
+            headers.pop(REASON_HEADER, None)  # a replayed message failing again is not parked (yet)
             delay = topology.RETRY_DELAYS_S[outcome.attempt - 1]
-            exchange, key = "", topology.retry_queue(service, delay)
+            exchange, key = topology.retry_exchange(service), topology.retry_queue(service, delay)
         else:
             headers[REASON_HEADER] = outcome.reason
             headers["x-dead-lettered-at"] = datetime.now(UTC).isoformat()
@@ -172,7 +182,7 @@ class _Session:
                 exchange,
                 key,
                 delivery.body,
-                forwarded_properties(props, headers),
+                forwarded_properties(props, headers, None if outcome.reason in UNVOUCHED else self.user),
                 mandatory=True,
             )
         except (pika.exceptions.UnroutableError, pika.exceptions.NackError) as exc:
@@ -202,6 +212,8 @@ class EventConsumer:
         self.workers = workers
         self.stop_timeout_s = stop_timeout_s
         self.observes_any_type = ANY_TYPE in handlers
+        self.user = settings.amqp_user
+        self.senders = publisher_users(self.user, service)
         routing_keys = ["#" if event_type == ANY_TYPE else event_type for event_type in handlers]
         self.topology = topology.service_topology(service, routing_keys)
         self._stopping = threading.Event()
@@ -244,7 +256,7 @@ class EventConsumer:
             channel.basic_qos(prefetch_count=self.prefetch)
             side = connection.channel()
             side.confirm_delivery()
-            session = _Session(self.service, connection, channel, side)
+            session = _Session(self.service, self.user, connection, channel, side)
             channel.add_on_cancel_callback(lambda _frame: setattr(session, "cancelled", True))
             consumer_tag = channel.basic_consume(
                 self.service, lambda _ch, method, props, body: self._on_message(session, method, props, body)
@@ -285,20 +297,34 @@ class EventConsumer:
         else:
             try:
                 outcome = self.outcome_of(
-                    delivery.body, delivery.properties.headers or {}, delivery.routing_key
+                    delivery.body,
+                    delivery.properties.headers or {},
+                    delivery.routing_key,
+                    delivery.properties.user_id,
                 )
             except Exception as exc:  # a bug here must not leave the message unacked forever
                 log.exception("could not process a delivery")
                 outcome = Outcome("dead_letter", reason="consumer-error", error=repr(exc))
         session.complete(delivery, outcome, wake=self._pool is not None)
 
-    def outcome_of(self, body: bytes, headers: dict[str, Any], routing_key: str) -> Outcome:
-        attempt = int(headers.get(ATTEMPT_HEADER, 0)) + 1
+    def outcome_of(
+        self, body: bytes, headers: dict[str, Any], routing_key: str, sender: str | None
+    ) -> Outcome:
+        """`sender`: the message's user_id, i.e. the broker user that published it."""
+        # A parked message that is back here was replayed from the DLQ: a full set of retries again.
+        attempt = 1 if REASON_HEADER in headers else int(headers.get(ATTEMPT_HEADER, 0)) + 1
         try:
             event = decode(body, any_type=self.observes_any_type)
         except InvalidEvent as exc:
             EVENTS_CONSUMED.labels(routing_key, "dead_lettered").inc()
             return Outcome("dead_letter", reason="invalid", error=str(exc), attempt=attempt)
+        owner = self.senders.get(event.type)
+        # A type no service owns can only come from the administrator (topic permissions).
+        if owner is not None and sender != owner and sender != self.user:
+            log.warning("forged %s %s from %r (only %r publishes it)", event.type, event.id, sender, owner)
+            EVENTS_CONSUMED.labels(event.type, "dead_lettered").inc()
+            error = f"{event.type} published by {sender!r}, not by its owner {owner!r}"
+            return Outcome("dead_letter", reason="forged", error=error, attempt=attempt)
         handler = self.handlers.get(event.type) or self.handlers.get(ANY_TYPE)
         if handler is None:
             EVENTS_CONSUMED.labels(event.type, "dead_lettered").inc()

@@ -87,3 +87,24 @@ EVENT_TYPES: dict[str, type[EventData]] = {
     "notification.sent": NotificationSent,
     "service.heartbeat": ServiceHeartbeat,
 }
+
+# Who publishes each type: the broker lets only that service's user publish it (topic
+# permissions, infra/privileges.py) and consumers accept it only from that user (user_id).
+# A type nobody publishes yet has no entry, so nobody's copy of it is authentic.
+PUBLISHERS: dict[str, str] = {
+    "order.placed": "orders",
+    "order.confirmed": "orders",
+    "order.cancelled": "orders",
+    "payment.authorized": "payments",
+    "payment.declined": "payments",
+    "notification.sent": "notifications",
+}
+
+
+def publisher_users(own_user: str, service: str) -> dict[str, str]:
+    """Each event type's broker user, as seen by the user `own_user` of `service`: users are named
+    `<prefix><service>` (no prefix in the shop, `t-1234-` in a test run), so the owner of
+    `order.*` next to `t-1234-payments` is `t-1234-orders`. A process connected as a user not
+    named after its service (a test acting as the administrator) assumes no prefix."""
+    prefix = own_user.removesuffix(service) if own_user.endswith(service) else ""
+    return {event_type: prefix + publisher for event_type, publisher in PUBLISHERS.items()}

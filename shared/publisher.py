@@ -6,7 +6,8 @@ pika SelectConnection and keeps many messages in flight; each caller gets a Futu
 that resolves when the broker confirmed (or returned, or nacked) its message. Callers
 may be any thread: they only touch thread-safe queues and `add_callback_threadsafe`.
 
-Guarantees: persistent messages, `mandatory` (an unroutable message fails its Future
+Guarantees: every message carries the publisher's broker user as `user_id` (the broker
+checks it), persistent messages, `mandatory` (an unroutable message fails its Future
 with `Unroutable`), publisher confirms, reconnect with backoff. Messages in flight when
 the connection drops fail with `ConnectionLost`; `publish()` sends them again (at
 least once; consumers are idempotent by event id). A publish the broker refuses outright
@@ -76,9 +77,13 @@ def event_message(event: Event, exchange: str = EVENTS_EXCHANGE) -> Message:
     )
 
 
-def forwarded_properties(props: pika.BasicProperties, headers: dict[str, Any]) -> pika.BasicProperties:
-    """The same message moved elsewhere (retry queue, DLQ, replay): persistent, new headers."""
+def forwarded_properties(
+    props: pika.BasicProperties, headers: dict[str, Any], user_id: str | None = None
+) -> pika.BasicProperties:
+    """The same message moved elsewhere (retry queue, DLQ): persistent, new headers. `user_id` is
+    the mover's own broker user when it vouches for the message's sender, else none."""
     return pika.BasicProperties(
+        user_id=user_id,
         content_type=props.content_type,
         delivery_mode=pika.DeliveryMode.Persistent,
         message_id=props.message_id,
@@ -103,6 +108,9 @@ class Publisher:
     ) -> None:
         self._params = pika.URLParameters(amqp_url)
         self._params.client_properties = {"connection_name": name}
+        # Every message names its sender: the broker refuses a user_id that is not the
+        # connection's user, so consumers can tell who published an event.
+        self._user_id = self._params.credentials.username
         self._backoff_max_s = backoff_max_s
         self._max_in_flight = max_in_flight
         self._slots = threading.BoundedSemaphore(max_in_flight)
@@ -230,6 +238,7 @@ class Publisher:
                 continue
             self._next_tag += 1
             self._in_flight[self._next_tag] = (message, future)
+            message.properties.user_id = self._user_id
             channel.basic_publish(
                 message.exchange,
                 message.routing_key,

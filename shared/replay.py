@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -32,15 +32,18 @@ def read_log(
     should_stop: Callable[[], bool] = lambda: False,
     prefetch: int = 500,
     any_type: bool = False,
+    senders: Mapping[str, str] | None = None,
 ) -> Iterator[tuple[int, Event]]:
     """Yield (offset, event) from `start`; stop after `idle_timeout_s` without a message
     (None: follow live until `should_stop()`). Undecodable entries are logged and skipped:
     the log is history, not a work queue. `any_type`: also the types the contract does not
-    list yet (see envelope.decode).
+    list yet (see envelope.decode). `senders` (event type → the broker user that owns it, see
+    contract.publisher_users): an entry another user published is skipped as forged, as a
+    consumer would park it.
     """
     connection = pika.BlockingConnection(pika.URLParameters(amqp_url))
     try:
-        topology.declare_on(connection, topology.shared_topology())
+        topology.declare_on(connection, topology.shared_topology_checked())
         channel = connection.channel()
         channel.basic_qos(prefetch_count=prefetch)
         offset: Any = start
@@ -60,6 +63,10 @@ def read_log(
                 event = decode(body, any_type=any_type)
             except InvalidEvent as exc:
                 log.warning("skipping undecodable log entry: %s", exc)
+                continue
+            owner = senders.get(event.type) if senders is not None else None
+            if owner is not None and props.user_id != owner:
+                log.warning("skipping forged %s %s from %r", event.type, event.id, props.user_id)
                 continue
             yield int((props.headers or {}).get("x-stream-offset", -1)), event
             if should_stop():

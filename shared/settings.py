@@ -9,6 +9,7 @@ service reads, in that service's `settings.py`, whose class extends `Settings`).
 from __future__ import annotations
 
 import functools
+from urllib.parse import unquote, urlsplit
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from redis import Redis
@@ -46,6 +47,11 @@ class Settings(ShopSettings):
     @functools.cached_property
     def redis_namespace(self) -> str:  # cached: every key of every event starts with it
         return self.redis_prefix + self.service
+
+    @functools.cached_property
+    def amqp_user(self) -> str:
+        """The broker user this process connects as (AMQP's default, `guest`, if the URL names none)."""
+        return unquote(urlsplit(self.amqp_url).username or "guest")
 
     def key(self, *parts: object) -> str:
         """A Redis key inside this service's namespace: the service owns nothing else."""

@@ -1,10 +1,16 @@
 """Broker topology, declared once as data and applied idempotently by every process.
 
 `shared_topology()` is what all services rely on (the event exchange, the dead-letter
-exchange, the event-log stream). `service_topology()` is what one subscribing service
-owns: its quorum queue bound to the event types it handles, its delay queues for
-retries with backoff and its dead-letter queue. `declare()` applies a list of objects
-on a pika channel; `to_definitions()` exports the same list as RabbitMQ definitions.
+exchange, the event-log stream), declared by infra as the administrator; a service only
+checks it is there (passively: it may not configure it). `service_topology()` is what one
+subscribing service owns: its quorum queue bound to the event types it handles, its delay
+queues for retries with backoff, its dead-letter queue, and its own direct exchange
+`<service>.retry`, through which it moves messages into its delay queues and through which
+they, and replayed dead letters, come back: nobody needs to write to the default exchange,
+which reaches every queue. `celery_monitor_topology()` lets Flower, which uses Celery's default
+exchanges, reach the workers that use their service's own (exchange-to-exchange bindings).
+`declare()` applies a list of objects on a pika channel; `to_definitions()` exports the same
+list as RabbitMQ definitions.
 Arguments are spelled out explicitly (queue type, delivery limit) so RabbitMQ 3.10
 and 4.x agree, and every declaration is identical in every process, so concurrent
 start-ups never disagree (no PRECONDITION_FAILED).
@@ -31,18 +37,26 @@ _PERMANENT_DECLARE_ERRORS = (403, 406)
 EVENT_LOG_MAX_AGE = "7D"
 EVENT_LOG_MAX_BYTES = 2_000_000_000
 EVENT_LOG_SEGMENT_BYTES = 50_000_000
+# Celery's default remote-control (kombu pidbox, `<namespace>.pidbox`) and task-event exchanges:
+# what Flower, on Celery's default configuration, broadcasts on and listens to.
+CELERY_CONTROL_EXCHANGE = "celery.pidbox"
+CELERY_EVENT_EXCHANGE = "celeryev"
 
 
 @dataclass(frozen=True)
 class Exchange:
     name: str
     type: str
+    passive: bool = False  # only checked: it belongs to infra, declared by the administrator
+    # kombu declares its pidbox exchanges transient: any other flag would be a PRECONDITION_FAILED
+    durable: bool = True
 
 
 @dataclass(frozen=True)
 class Queue:
     name: str
     arguments: dict[str, Any] = field(default_factory=dict)
+    passive: bool = False
 
     def __hash__(self) -> int:
         return hash(self.name)
@@ -55,7 +69,17 @@ class Binding:
     routing_key: str
 
 
-Topology = list[Exchange | Queue | Binding]
+@dataclass(frozen=True)
+class ExchangeBinding:
+    """An exchange-to-exchange binding: what `source` routes with `routing_key` goes on to
+    `destination`, which routes it again (a fanout or topic source sees every key with `#`)."""
+
+    source: str
+    destination: str
+    routing_key: str = ""
+
+
+Topology = list[Exchange | Queue | Binding | ExchangeBinding]
 
 
 def dead_letter_queue(service: str) -> str:
@@ -66,7 +90,18 @@ def retry_queue(service: str, delay_s: int) -> str:
     return f"{service}.retry.{delay_s}s"
 
 
+def retry_exchange(service: str) -> str:
+    """The service's own direct exchange: retries go out through it, and come back (routing key
+    `<service>`, or `<service>.tasks` for a replayed task) to the queue of that name."""
+    return f"{service}.retry"
+
+
+def task_queue(service: str) -> str:
+    return f"{service}.tasks"
+
+
 def shared_topology() -> Topology:
+    """What infra (the administrator) declares for everyone."""
     return [
         Exchange(EVENTS_EXCHANGE, "topic"),
         Exchange(DEAD_LETTER_EXCHANGE, "direct"),
@@ -83,6 +118,16 @@ def shared_topology() -> Topology:
     ]
 
 
+def shared_topology_checked() -> Topology:
+    """The shared objects as a service sees them: checked to exist (passive declarations need no
+    permission), never declared; a binding cannot be checked, and is infra's anyway."""
+    return [
+        Exchange(o.name, o.type, passive=True) if isinstance(o, Exchange) else Queue(o.name, passive=True)
+        for o in shared_topology()
+        if not isinstance(o, Binding | ExchangeBinding)
+    ]
+
+
 def reliable_quorum(**extra: Any) -> dict[str, Any]:
     """Arguments of a quorum queue that dead-letters at-least-once (which needs reject-publish
     overflow): a dead letter leaves the queue only once its target confirmed it."""
@@ -94,52 +139,110 @@ def reliable_quorum(**extra: Any) -> dict[str, Any]:
     }
 
 
-def dead_lettering_to(service: str) -> dict[str, Any]:
+def dead_lettering_to(service: str, routing_key: str | None = None) -> dict[str, Any]:
     """Arguments of a queue whose poison and exhausted messages end in `<service>.dlq`: the
-    service's event queue, and its Celery task queue (shared.celery_app)."""
+    service's event queue, and its Celery task queue (routing key `<service>.tasks`, so that a
+    replayed task goes back to the task queue)."""
     return reliable_quorum(
         **{
             "x-delivery-limit": DELIVERY_LIMIT,
             "x-dead-letter-exchange": DEAD_LETTER_EXCHANGE,
-            "x-dead-letter-routing-key": service,
+            "x-dead-letter-routing-key": routing_key or service,
         }
     )
 
 
+def task_queue_arguments(service: str) -> dict[str, Any]:
+    """The Celery task queue's arguments, the same in the topology and in shared.celery_app."""
+    return dead_lettering_to(service, task_queue(service))
+
+
 def service_topology(service: str, event_types: list[str] | tuple[str, ...]) -> Topology:
     """The queues one subscribing service owns, bound to the event types it handles."""
+    dlq, back = dead_letter_queue(service), retry_exchange(service)
     objects: Topology = [
-        *shared_topology(),
+        *shared_topology_checked(),
+        Exchange(back, "direct"),
         Queue(service, dead_lettering_to(service)),
-        # A parking lot, read by people (the dashboard peeks and requeues): classic, so no
+        Binding(back, service, service),
+        # A parking lot, read by people (the dashboard peeks, and replays by rejecting: the
+        # broker moves the message back through `<service>.retry` by its routing key, with its
+        # properties, so its sender (user_id) stays the one who published it). Classic, so no
         # delivery limit (4.x gives quorum queues one by default) can ever drop a dead letter.
-        Queue(dead_letter_queue(service), {"x-queue-type": "classic"}),
-        Binding(DEAD_LETTER_EXCHANGE, dead_letter_queue(service), service),
+        Queue(dlq, {"x-queue-type": "classic", "x-dead-letter-exchange": back}),
+        Binding(DEAD_LETTER_EXCHANGE, dlq, service),
     ]
     for delay in RETRY_DELAYS_S:
-        objects.append(
+        name = retry_queue(service, delay)
+        objects += [
             Queue(
-                retry_queue(service, delay),
+                name,
                 reliable_quorum(
                     **{
                         "x-message-ttl": delay * 1000,
-                        "x-dead-letter-exchange": "",
+                        "x-dead-letter-exchange": back,
                         "x-dead-letter-routing-key": service,
                     }
                 ),
-            )
-        )
+            ),
+            Binding(back, name, name),
+        ]
     objects += [Binding(EVENTS_EXCHANGE, service, key) for key in sorted(set(event_types))]
     return objects
+
+
+def task_topology(service: str) -> Topology:
+    """A Celery service's task queue as infra declares it beforehand: the queue Celery declares
+    too (same arguments), and the ways a dead task comes back when replayed."""
+    name = task_queue(service)
+    return [
+        Exchange(retry_exchange(service), "direct"),
+        Queue(name, task_queue_arguments(service)),
+        Binding(retry_exchange(service), name, name),
+        Binding(DEAD_LETTER_EXCHANGE, dead_letter_queue(service), name),
+    ]
+
+
+def control_exchange(service: str) -> str:
+    """The fanout exchange of a Celery service's remote control (shared.celery_app sets its
+    `control_exchange` to the service's name; kombu appends `.pidbox`)."""
+    return f"{service}.pidbox"
+
+
+def event_exchange(service: str) -> str:
+    """The topic exchange a Celery service's workers send their task events to."""
+    return f"{service}.celeryev"
+
+
+def celery_monitor_topology(service: str) -> Topology:
+    """How Flower (the administrator, on Celery's default exchanges) watches a Celery service
+    whose workers use exchanges of their own: its broadcasts on `celery.pidbox` (enable_events)
+    go on to `<service>.pidbox`, and the workers' task events on `<service>.celeryev` go on to
+    `celeryev`. The service may not write to `celery.pidbox` nor read `celeryev` (infra/privileges),
+    so it can neither command another service's workers nor watch them. Each exchange with exactly
+    kombu's and Celery's arguments (pidbox: fanout, transient; celeryev: topic, durable), since the
+    workers and Flower declare them too."""
+    return [
+        Exchange(CELERY_CONTROL_EXCHANGE, "fanout", durable=False),
+        Exchange(control_exchange(service), "fanout", durable=False),
+        ExchangeBinding(CELERY_CONTROL_EXCHANGE, control_exchange(service)),
+        Exchange(CELERY_EVENT_EXCHANGE, "topic"),
+        Exchange(event_exchange(service), "topic"),
+        ExchangeBinding(event_exchange(service), CELERY_EVENT_EXCHANGE, "#"),
+    ]
 
 
 def declare(channel: Any, topology: Topology) -> None:
     """Apply the topology on a pika blocking channel; safe to repeat and to race."""
     for obj in dict.fromkeys(topology):
         if isinstance(obj, Exchange):
-            channel.exchange_declare(obj.name, exchange_type=obj.type, durable=True)
+            channel.exchange_declare(
+                obj.name, exchange_type=obj.type, durable=obj.durable, passive=obj.passive
+            )
         elif isinstance(obj, Queue):
-            channel.queue_declare(obj.name, durable=True, arguments=obj.arguments)
+            channel.queue_declare(obj.name, durable=True, arguments=obj.arguments, passive=obj.passive)
+        elif isinstance(obj, ExchangeBinding):
+            channel.exchange_bind(obj.destination, obj.source, routing_key=obj.routing_key)
         else:
             channel.queue_bind(obj.queue, obj.exchange, routing_key=obj.routing_key)
 
@@ -191,15 +294,16 @@ def apply(amqp_url: str, topology: Topology) -> None:
 
 
 def to_definitions(topology: Topology, vhost: str = "/") -> dict[str, Any]:
-    """The same objects in RabbitMQ's definitions format, for a broker to load at boot."""
-    unique = list(dict.fromkeys(topology))
+    """The same objects in RabbitMQ's definitions format, for a broker to load at boot (what is
+    only checked, not declared, is left out: its declaration is in the list too)."""
+    unique = [o for o in dict.fromkeys(topology) if not getattr(o, "passive", False)]
     return {
         "exchanges": [
             {
                 "name": o.name,
                 "vhost": vhost,
                 "type": o.type,
-                "durable": True,
+                "durable": o.durable,
                 "auto_delete": False,
                 "internal": False,
                 "arguments": {},
@@ -229,5 +333,17 @@ def to_definitions(topology: Topology, vhost: str = "/") -> dict[str, Any]:
             }
             for o in unique
             if isinstance(o, Binding)
+        ]
+        + [
+            {
+                "source": o.source,
+                "vhost": vhost,
+                "destination": o.destination,
+                "destination_type": "exchange",
+                "routing_key": o.routing_key,
+                "arguments": {},
+            }
+            for o in unique
+            if isinstance(o, ExchangeBinding)
         ],
     }

@@ -12,8 +12,9 @@ from collections.abc import Mapping
 from urllib.parse import urlsplit
 
 import infra.dev
+from infra import secrets
 from infra.dev.stack import DevError, LocalStack
-from infra.stack import local_infra
+from infra.stack import MissingPassword, local_infra
 
 
 def enable_management_plugin(environ: Mapping[str, str]) -> None:
@@ -53,7 +54,9 @@ def main(argv: list[str] | None = None) -> int:
     scale.add_argument("count", type=int)
     args = parser.parse_args(argv)
 
-    stack = LocalStack() if args.command == "up" else LocalStack.attach()
+    # the services' passwords: `make dev` writes them to .env (infra/secrets.py); the environment wins
+    environ = secrets.environment()
+    stack = LocalStack(environ) if args.command == "up" else LocalStack.attach(environ)
     try:
         if args.command == "up":
             enable_management_plugin(stack.environ)
@@ -81,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
             stack.scale(args.target, args.count)
             stack.wait_ready(args.target)
         return 0
-    except DevError as error:
+    except (DevError, MissingPassword) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

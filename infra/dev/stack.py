@@ -17,9 +17,19 @@ from supervisor.xmlrpc import SupervisorTransport
 
 from harness.probe import http_ok
 from harness.waiting import wait_until
+from infra.dev import grants
 from infra.dev.config import MAX_REPLICAS, supervisord_config
 from infra.dev.logs import follow_logs
-from infra.stack import ADDED_LATER, ROOT, Infra, Process, core_topology, local_infra, procfile
+from infra.stack import (
+    ADDED_LATER,
+    DEFAULT_AMQP_URL,
+    ROOT,
+    Infra,
+    Process,
+    core_topology,
+    local_infra,
+    procfile,
+)
 from shared import topology
 
 READY_TIMEOUT_S = 60.0
@@ -27,7 +37,9 @@ RUNNING_STATES = {"STARTING", "RUNNING", "BACKOFF", "STOPPING"}
 DOWN_STATES = {"STOPPED", "EXITED", "FATAL", "UNKNOWN"}
 HTTP_PORT = re.compile(r"(?:--bind \S*:|--http-port )\$\{(\w+_PORT):-(\d+)\}")
 # What `up` was given that later commands (start, scale, ps) must see the same way.
-STACK_VARIABLES = re.compile(r"^(RUN_DIR|AMQP_URL|REDIS_URL|REDIS_PREFIX|LOG_FORMAT|\w+_PORT)$")
+STACK_VARIABLES = re.compile(
+    r"^(RUN_DIR|AMQP_URL|REDIS_URL|REDIS_PREFIX|SHOP_USER_PREFIX|LOG_FORMAT|\w+_PORT)$"
+)
 
 
 class DevError(Exception):
@@ -171,8 +183,10 @@ class LocalStack:
     def up(self, *targets: str) -> None:
         """Start services or process types (default: every service but those ADDED_LATER), and
         wait until they are ready."""
-        # what the compose broker loads at boot: the subscriber queues exist before any event
-        topology.apply(self.infra.amqp_url_template, core_topology())
+        # what the compose broker boots with: the services' users, and the shared objects and
+        # subscriber queues declared by the administrator (AMQP_URL), so they exist before any event
+        grants.grant(self.environ)
+        topology.apply(self.environ.get("AMQP_URL", DEFAULT_AMQP_URL), core_topology())
         self.boot()
         every_service = dict.fromkeys(p.service for p in self.processes.values())
         targets = targets or tuple(service for service in every_service if service not in ADDED_LATER)

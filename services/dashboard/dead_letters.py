@@ -5,12 +5,14 @@ itself, with `x-death-reason`, `x-error` and `x-attempt` headers; the broker dea
 one that exceeded the queue's delivery limit, with its own `x-death` table. `describe()`
 reads both into one shape.
 
-Replaying a message republishes it where it failed (default exchange, routing key = queue
-name): the service's event queue, or the queue the broker dead-lettered it from, such as
-the Celery task queue `<service>.tasks` for a task whose retries ran out. It is published
-with a confirm and only then acked in the DLQ: a crash in between leaves a duplicate, never
-a loss, and consumers are idempotent. The headers of the failed attempts are dropped so
-the message gets a full set of retries again; a replay counter travels with it.
+Replaying a message rejects it from the DLQ: the broker dead-letters it through the
+service's own exchange `<service>.retry` by its routing key, back to the queue it failed in
+(`<service>`, or the Celery task queue `<service>.tasks`). So the dashboard needs no write
+permission anywhere, and the message keeps its properties: its `user_id` still names whoever
+published it, and a forged event stays forged. The consumer gives a replayed event a full set
+of retries again (it sees the `x-death-reason` it parked it with); a replayed task gets one
+more run, its Celery retries being spent. Before rejecting, the dashboard checks that the
+queue it goes back to exists, since a classic queue drops what it cannot dead-letter.
 """
 
 from __future__ import annotations
@@ -27,26 +29,8 @@ import pika.exceptions
 
 from shared.consumer import ATTEMPT_HEADER, ERROR_HEADER, REASON_HEADER
 from shared.envelope import InvalidEvent, decode
-from shared.publisher import forwarded_properties
-from shared.topology import dead_letter_queue
+from shared.topology import dead_letter_queue, task_queue
 
-REPLAY_COUNT_HEADER = "x-replay-count"
-FAILURE_HEADERS = frozenset(
-    {
-        ATTEMPT_HEADER,
-        ERROR_HEADER,
-        REASON_HEADER,
-        "x-dead-lettered-at",
-        "x-death",
-        "x-delivery-count",
-        "x-first-death-exchange",
-        "x-first-death-queue",
-        "x-first-death-reason",
-        "x-last-death-exchange",
-        "x-last-death-queue",
-        "x-last-death-reason",
-    }
-)
 SERVICE_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
 MAX_IN_HAND = 500  # messages received but not yet settled, per peek or replay
 
@@ -78,8 +62,10 @@ def message_key(message_id: str | None, body: bytes) -> str:
 def describe(headers: dict[str, Any] | None, body: bytes, message_id: str | None = None) -> DeadLetter:
     """Why and when a message was dead-lettered, from the consumer's headers or the broker's x-death."""
     headers = headers or {}
-    deaths = headers.get("x-death") or []
-    first_death = deaths[0] if deaths and isinstance(deaths[0], dict) else {}
+    deaths = [death for death in headers.get("x-death") or [] if isinstance(death, dict)]
+    # the latest death elsewhere than in a DLQ: a DLQ's own entries count its replays
+    first_death = next((d for d in deaths if not _text(d.get("queue")).endswith(".dlq")), {})
+    replays = sum(int(d.get("count", 1)) for d in deaths if _text(d.get("queue")).endswith(".dlq"))
     reason = _text(headers.get(REASON_HEADER)) or _text(first_death.get("reason")) or "unknown"
     attempts = headers.get(ATTEMPT_HEADER, first_death.get("count"))
     when = headers.get("x-dead-lettered-at") or first_death.get("time")
@@ -92,38 +78,11 @@ def describe(headers: dict[str, Any] | None, body: bytes, message_id: str | None
         error=_text(headers.get(ERROR_HEADER)) or _broker_error(first_death),
         attempts=int(attempts) if attempts is not None else None,
         dead_lettered_at=_text(when) or None,
-        replays=int(headers.get(REPLAY_COUNT_HEADER, 0)),
+        replays=replays,
         event_type=event_type,
         order_id=order_id,
         preview=body[:300].decode("utf-8", errors="replace"),
     )
-
-
-def replay_queue(service: str, headers: dict[str, Any] | None) -> str:
-    """Back to the queue it failed in, if that is one of the service's own queues.
-
-    A message the consumer parked failed in the service's event queue; its `x-death` only
-    records its trips through the retry queues, which would hold it back for their delay."""
-    headers = headers or {}
-    if REASON_HEADER in headers:
-        return service
-    deaths = headers.get("x-death") or []
-    queue = _text(deaths[0].get("queue")) if deaths and isinstance(deaths[0], dict) else ""
-    return queue if queue.startswith(service + ".") else service
-
-
-def replay_headers(headers: dict[str, Any] | None) -> dict[str, Any]:
-    """The headers of a replayed message: its failure history dropped, its replay counted.
-
-    A Celery task (protocol 2 keeps its retry count in the `retries` header) starts over with
-    a full set of retries, and runs now rather than at an old ETA."""
-    kept = {k: v for k, v in (headers or {}).items() if k not in FAILURE_HEADERS}
-    if "retries" in kept:
-        kept["retries"] = 0
-        kept.pop("eta", None)
-    kept[REPLAY_COUNT_HEADER] = int(kept.get(REPLAY_COUNT_HEADER, 0)) + 1
-    kept["x-replayed-at"] = datetime.now(UTC).isoformat()
-    return kept
 
 
 def _text(value: Any) -> str:
@@ -162,25 +121,34 @@ class DeadLetterQueues:
         return depth, letters
 
     def replay(self, service: str, key: str | None = None) -> int:
-        """Move one message (by key) or every message back to the service's queue."""
-        replayed = 0
+        """Move one message (by key) or every message back where it failed, by rejecting it."""
+        replayed, ways_back = 0, set()
         with self._channel(service) as (channel, depth):
-            channel.confirm_delivery()
             for method, props, body in self._take(channel, service, depth):
                 if key is not None and message_key(props.message_id, body) != key:
                     continue
-                channel.basic_publish(
-                    "",
-                    replay_queue(service, props.headers),
-                    body,
-                    forwarded_properties(props, replay_headers(props.headers)),
-                    mandatory=True,
-                )  # returns once confirmed; raises if the broker refused or could not route it
-                channel.basic_ack(method.delivery_tag)
+                if method.routing_key not in ways_back:
+                    self._check_way_back(channel.connection, service, method.routing_key)
+                    ways_back.add(method.routing_key)
+                channel.basic_reject(method.delivery_tag, requeue=False)
                 replayed += 1
                 if key is not None:
                     break
+            channel.basic_qos(prefetch_count=1)  # a round trip: every reject before it was handled
         return replayed
+
+    @staticmethod
+    def _check_way_back(connection: Any, service: str, routing_key: str) -> None:
+        """The queue a rejected dead letter goes back to must exist: a classic queue drops a
+        message it cannot dead-letter. (Checked on a channel of its own: a failed check closes it.)"""
+        if routing_key not in (service, task_queue(service)):
+            raise NoSuchQueue(f"{service}: a dead letter routed by {routing_key!r} has no way back")
+        check = connection.channel()
+        try:
+            check.queue_declare(routing_key, passive=True)
+        except pika.exceptions.ChannelClosedByBroker as exc:
+            raise NoSuchQueue(f"{service}: {routing_key} does not exist") from exc
+        check.close()
 
     def _channel(self, service: str) -> _DeadLetterChannel:
         if not SERVICE_NAME.match(service):

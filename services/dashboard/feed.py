@@ -15,7 +15,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections import Counter, deque
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -76,19 +76,22 @@ def publish_rates(
     return {source: round(n / window_s, 2) for source, n in counts.items() if source}
 
 
-def recent_history(amqp_url: str, since: datetime, until: datetime, limit: int) -> list[Event]:
+def recent_history(
+    amqp_url: str, since: datetime, until: datetime, limit: int, senders: Mapping[str, str] | None = None
+) -> list[Event]:
     """The last `limit` events of the log published between `since` and about `until`.
 
     The log is read from `limit` entries before its last chunk, not from `since`, so a busy
     quarter of an hour costs no more than a quiet one. Reading stops once it reaches
-    events newer than `until`: from there on the live feed delivers them.
+    events newer than `until`: from there on the live feed delivers them. `senders`: forged
+    entries are left out, as the live feed leaves them out (read_log).
     """
     with _log_from(amqp_url, "last") as newest:
         last_chunk = next((offset for offset, _event in newest), None)
     if last_chunk is None:
         return []
     recent: deque[Event] = deque(maxlen=limit)
-    with _log_from(amqp_url, max(0, last_chunk - limit)) as entries:
+    with _log_from(amqp_url, max(0, last_chunk - limit), senders) as entries:
         for _offset, event in entries:
             if event.time > until:
                 break
@@ -98,11 +101,13 @@ def recent_history(amqp_url: str, since: datetime, until: datetime, limit: int) 
 
 
 @contextlib.contextmanager
-def _log_from(amqp_url: str, start: str | int) -> Iterator[Iterator[tuple[int, Event]]]:
+def _log_from(
+    amqp_url: str, start: str | int, senders: Mapping[str, str] | None = None
+) -> Iterator[Iterator[tuple[int, Event]]]:
     """read_log, left early without fuss: the broker refuses to take back the entries still in
     flight (a stream has no requeue) and closes the connection, which is fine for a reader done.
     """
-    entries = read_log(amqp_url, start, idle_timeout_s=0.3, any_type=True)
+    entries = read_log(amqp_url, start, idle_timeout_s=0.3, any_type=True, senders=senders)
     try:
         yield entries
     finally:

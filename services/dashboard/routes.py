@@ -29,7 +29,7 @@ from services.dashboard import feed
 from services.dashboard.broker_map import ManagementUnavailable, build_map
 from services.dashboard.dead_letters import NoSuchQueue
 from services.dashboard.view import NOT_SHOWN, DashboardView, Snapshot
-from shared.contract import EVENT_TYPES
+from shared.contract import EVENT_TYPES, publisher_users
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
@@ -78,7 +78,8 @@ def stream() -> Response:
     config = current_app.config
     redis = current_app.extensions["redis"]
     feed_key = config["SETTINGS"].key("feed")
-    amqp_url = config["SETTINGS"].amqp_url
+    settings = config["SETTINGS"]
+    amqp_url, senders = settings.amqp_url, publisher_users(settings.amqp_user, settings.service)
 
     def generate() -> Iterator[str]:
         position = feed.last_id(redis, feed_key)  # before reading history: no gap between the two
@@ -86,7 +87,7 @@ def stream() -> Response:
         view, snapshot = DashboardView(), Snapshot(max_items=config["SNAPSHOT_ITEMS"])
         try:
             since = now - timedelta(seconds=config["HISTORY_WINDOW_S"])
-            history = feed.recent_history(amqp_url, since, now, config["HISTORY_MAX_EVENTS"])
+            history = feed.recent_history(amqp_url, since, now, config["HISTORY_MAX_EVENTS"], senders)
         except (pika.exceptions.AMQPError, OSError) as exc:
             log.warning("event log unreadable, starting without history: %s", exc)
             history = []

@@ -9,12 +9,14 @@ both paths are counted once: the effects are keyed by order id.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 
 from services.loyalty.bootstrap import SERVICE, bootstrap
 from services.loyalty.points import LoyaltyStore
 from shared import topology
 from shared.consumer import EventConsumer
+from shared.contract import publisher_users
 from shared.logs import configure_logging, event_context
 from shared.metrics import start_flusher
 from shared.replay import read_log
@@ -29,19 +31,22 @@ def declare_own_queue(amqp_url: str, event_types: list[str]) -> None:
     topology.apply(amqp_url, topology.service_topology(SERVICE, event_types))
 
 
-def backfill(amqp_url: str, store, handlers, until: datetime | None = None) -> int:
+def backfill(
+    amqp_url: str, store, handlers, until: datetime | None = None, senders: Mapping[str, str] | None = None
+) -> int:
     """Apply every past event of interest from the log; returns how many were applied.
 
     Stops at the end of the log, or at the first event published after `until` (by then
     the live queue holds everything newer: under steady traffic the log never goes quiet).
     Progress is saved every CHECKPOINT_EVERY events and at the end, not per event: after a
     crash, reading a few hundred events again is harmless (effects are keyed by order id).
+    `senders`: only events their owners published count (read_log).
     """
     position = store.log_position()
     start = position + 1 if position is not None else "first"
     applied = unsaved = 0
     last_read = None
-    for offset, event in read_log(amqp_url, start, idle_timeout_s=2.0):
+    for offset, event in read_log(amqp_url, start, idle_timeout_s=2.0, senders=senders):
         if until is not None and event.time > until:
             break
         handler = handlers.get(event.type)
@@ -70,7 +75,8 @@ def main() -> None:
     # Events of the last seconds before the declare may still be in flight to the log; the
     # overlap they create with the live queue is harmless: effects are keyed by order id.
     caught_up_at = datetime.now(UTC) + BACKFILL_OVERLAP
-    backfilled = backfill(settings.amqp_url, store, handlers, until=caught_up_at)
+    senders = publisher_users(settings.amqp_user, SERVICE)
+    backfilled = backfill(settings.amqp_url, store, handlers, until=caught_up_at, senders=senders)
     log.info("backfilled %d events from %s", backfilled, topology.EVENT_LOG)
 
     def counted(handler):

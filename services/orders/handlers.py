@@ -46,8 +46,20 @@ def place_order(
 
 
 def confirm_order(event: Event, store: OrderStore, now: Clock = utc_now) -> None:
-    """payment.authorized → CONFIRMED + order.confirmed."""
-    _settle(event, store, lambda order: model.confirm(order, now()), events.order_confirmed)
+    """payment.authorized → CONFIRMED + order.confirmed, only if it paid the order's total in its
+    currency. Anything else confirms nothing and is dead-lettered (`rejected`) for a person to
+    look at: it is a bug or an attack, and cancelling would decide on its word alone."""
+    paid = (event.data.amount_cents, event.data.currency)  # type: ignore[attr-defined]
+
+    def confirm(order: model.Order) -> model.Order:
+        if paid != (order.total_cents, order.currency):
+            raise PermanentError(
+                f"payment.authorized of {paid[0]} {paid[1]} for order {order.id} of "
+                f"{order.total_cents} {order.currency}: nothing confirmed"
+            )
+        return model.confirm(order, now())
+
+    _settle(event, store, confirm, events.order_confirmed)
 
 
 def cancel_order(event: Event, store: OrderStore, now: Clock = utc_now) -> None:

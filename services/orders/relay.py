@@ -107,14 +107,15 @@ class OutboxRelay:
             self.outbox.settle([entry.entry_id for entry in publishable])
 
 
-def declare_shared_topology(amqp_url: str, stopping: threading.Event) -> bool:
-    """The exchange and the event log must exist, so every published event is routable."""
+def shared_topology_ready(amqp_url: str, stopping: threading.Event) -> bool:
+    """The exchange and the event log must exist, so every published event is routable: infra
+    declares them (orders may not), the relay waits until they are there."""
     delay = 0.2
     while not stopping.is_set():
         try:
             connection = pika.BlockingConnection(pika.URLParameters(amqp_url))
             try:
-                topology.declare_on(connection, topology.shared_topology())
+                topology.declare_on(connection, topology.shared_topology_checked())
                 return True
             finally:
                 connection.close()
@@ -140,7 +141,7 @@ def main() -> int:
     )
     signal.signal(signal.SIGTERM, lambda *_: relay.stop())
     signal.signal(signal.SIGINT, lambda *_: relay.stop())
-    if declare_shared_topology(settings.amqp_url, relay.stopping):
+    if shared_topology_ready(settings.amqp_url, relay.stopping):
         log.info("relaying %s as %s", relay.outbox.stream, relay.name)
         relay.run()
     publisher.close()

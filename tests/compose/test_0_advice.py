@@ -4,28 +4,40 @@ missing image, a taken port; nothing is started."""
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import uuid
 
 from infra import compose
 from infra.stack import ROOT
-from tests.support.composestack import PORT_VARIABLES
+from tests.support.composestack import PORT_VARIABLES, own_env_file
 
 
 def make_run(**env: str) -> subprocess.CompletedProcess:
     project = f"shoptest-advice-{uuid.uuid4().hex[:6]}"
-    environment = {**os.environ, "MODE": "compose", "OFFLINE": "1", "COMPOSE_PROJECT_NAME": project, **env}
-    result = subprocess.run(
-        ["make", "--no-print-directory", "-o", ".venv/bin/.installed", "run"],
-        cwd=ROOT,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    engine = {k: v for k, v in environment.items() if k != "DOCKER_HOST"}
-    assert compose.run("ps", "--all", "--quiet", environ=engine).split() == [], "nothing may start"
+    env_file = own_env_file()  # a developer's .env is neither read nor created
+    environment = {
+        **os.environ,
+        "MODE": "compose",
+        "OFFLINE": "1",
+        "COMPOSE_PROJECT_NAME": project,
+        "ENV_FILE": str(env_file),
+        **env,
+    }
+    try:
+        result = subprocess.run(
+            ["make", "--no-print-directory", "-o", ".venv/bin/.installed", "run"],
+            cwd=ROOT,
+            env=environment,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        engine = {k: v for k, v in environment.items() if k != "DOCKER_HOST"}
+        assert compose.run("ps", "--all", "--quiet", environ=engine).split() == [], "nothing may start"
+    finally:
+        shutil.rmtree(env_file.parent)
     return result
 
 

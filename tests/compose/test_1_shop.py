@@ -1,17 +1,21 @@
-"""The shop in containers as a person meets it: `make images`, `OFFLINE=1 make run`, the
-dashboard in a browser, then `make stop`, `make start` and `make scale` on the live stack."""
+"""The shop in containers as a person meets it: `make images`, `OFFLINE=1 make run`, locked
+down (no capability, no root, logins everywhere), the dashboard in a browser, then `make stop`,
+`make start` and `make scale` on the live stack."""
 
 from __future__ import annotations
 
 import json
 import subprocess
 
+import pytest
+import redis
 import requests
 from playwright.sync_api import expect
 
 from harness.load import TERMINAL, OrderLoad, order_statuses, settled_statuses
 from harness.mail import Mailbox
 from harness.waiting import wait_until
+from infra.secrets import SERVICES
 from tests.support.browser import LAPTOP, card, chromium, place_from_ui, screenshot, unique_email
 from tests.support.composestack import ComposeStack
 
@@ -33,6 +37,40 @@ def test_the_app_image_stays_small():
     assert json.loads(inspect.stdout) <= 250_000_000
 
 
+def test_every_container_runs_without_capabilities_privilege_gain_root_or_a_writable_root(shop: ComposeStack):
+    ids = shop.compose("ps", "--quiet").split()
+    inspected = subprocess.run(["docker", "inspect", *ids], capture_output=True, text=True, check=True)
+    for container in json.loads(inspected.stdout):
+        name, host = container["Name"], container["HostConfig"]
+        assert host["CapDrop"] == ["ALL"] and not host["CapAdd"], name
+        assert host["SecurityOpt"] == ["no-new-privileges:true"], name
+        assert host["ReadonlyRootfs"] is True, name
+        assert container["Config"]["User"] not in ("", "0", "root", "0:0"), name
+
+
+def test_nothing_answers_without_the_credentials_of_the_stack(shop: ComposeStack):
+    management = shop.url("RABBITMQ_MANAGEMENT_PORT") + "/api/users"
+    assert requests.get(management, timeout=5).status_code == 401
+    assert requests.get(management, auth=("guest", "guest"), timeout=5).status_code == 401
+    users = {user["name"] for user in requests.get(management, auth=shop.admin, timeout=5).json()}
+    assert users == {"admin", *SERVICES}, "no guest, no user the definitions do not hold"
+    assert requests.get(shop.url("FLOWER_PORT"), timeout=5).status_code == 401
+    assert requests.get(shop.url("FLOWER_PORT"), auth=shop.admin, timeout=5).ok
+    assert requests.get(shop.url("SMTP_SINK_HTTP_PORT") + "/api/v1/messages", timeout=5).status_code == 401
+
+    port = int(shop.ports["REDIS_PORT"])
+    with pytest.raises(redis.AuthenticationError):
+        redis.Redis(port=port).ping()  # the default user is off
+    orders = redis.Redis(port=port, db=1, username="orders", password=shop.secrets["ORDERS_REDIS_PASSWORD"])
+    assert orders.ping()
+    with pytest.raises(redis.exceptions.NoPermissionError):
+        orders.get("payments:anything")  # another service's key
+    with pytest.raises(redis.exceptions.NoPermissionError):
+        orders.flushall()
+    admin = redis.Redis(port=port, username="admin", password=shop.secrets["REDIS_ADMIN_PASSWORD"])
+    assert admin.config_get("maxmemory-policy") == {"maxmemory-policy": "noeviction"}
+
+
 def test_an_order_placed_in_the_dashboard_is_confirmed_and_mailed(shop: ComposeStack):
     with chromium() as browser:
         page = browser.new_context(viewport=LAPTOP).new_page()
@@ -42,7 +80,7 @@ def test_an_order_placed_in_the_dashboard_is_confirmed_and_mailed(shop: ComposeS
         order_id = place_from_ui(page, unique_email("compose"), "tok_visa")
         expect(card(page, order_id, "CONFIRMED")).to_be_visible(timeout=30_000)
         screenshot(page, "compose-order-confirmed")
-    mailbox = Mailbox(shop.url("SMTP_SINK_HTTP_PORT"))
+    mailbox = Mailbox(shop.mail_url())
     wait_until(lambda: any(m.order_id == order_id for m in mailbox.list()), 30, 0.5, "the email")
 
 

@@ -90,7 +90,7 @@ def test_a_fault_under_load_loses_and_doubles_nothing(
 
     charges = gateway_charges(accepted, shop.url("PAYMENTS_PORT"))
     assert [o for o, n in charges.items() if n > 1] == [], "charged twice"
-    mailbox = Mailbox(shop.url("SMTP_SINK_HTTP_PORT"))
+    mailbox = Mailbox(shop.mail_url())
     wanted = set(accepted)
 
     def emails() -> collections.Counter[str] | None:

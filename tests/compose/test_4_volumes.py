@@ -29,5 +29,5 @@ def test_make_down_then_run_keeps_orders_outcomes_and_queued_messages(shop: Comp
     shop.make("run", timeout=300)
 
     assert order_statuses(orders, shop.url("ORDERS_PORT")) == before
-    mailbox = Mailbox(shop.url("SMTP_SINK_HTTP_PORT"))
+    mailbox = Mailbox(shop.mail_url())
     wait_until(lambda: {m.order_id for m in mailbox.list()} >= set(orders), 60, 0.5, "the queued emails")

@@ -37,7 +37,7 @@ def notifications() -> Iterator[SandboxedStack]:
 @pytest.fixture
 def publisher(notifications: SandboxedStack) -> Iterator[Publisher]:
     """Plays orders; the notifications queue exists from the start (up() declares the core topology)."""
-    publisher = Publisher(notifications.sandbox.amqp_url, name="test-orders")
+    publisher = Publisher(notifications.sandbox.amqp_url_for("orders"), name="test-orders")
     yield publisher
     publisher.close()
 

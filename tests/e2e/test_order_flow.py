@@ -16,6 +16,7 @@ import requests
 
 from harness.launcher import SandboxedStack, sandboxed_stack
 from harness.mail import Mailbox
+from harness.sandbox import rabbitmqctl
 from harness.waiting import wait_until
 
 SERVICES = ("orders", "payments", "notifications")
@@ -90,6 +91,16 @@ def test_each_token_reaches_its_end_state_with_one_email(shop: SandboxedStack, m
     }
     assert charges(shop, flaky) == 1
     assert charges(shop, declined) == 0
+
+
+def test_every_process_of_the_shop_connects_as_its_service_s_own_user(shop: SandboxedStack) -> None:
+    """While orders flow (the test itself holds no broker connection): no `guest`, no stranger."""
+    wait_terminal(shop, [place(shop, "tok_visa")], timeout=60)
+
+    rows = rabbitmqctl("list_connections", "user", "vhost").splitlines()
+    users = {row.split("\t")[0] for row in rows if row.endswith(f"\t{shop.sandbox.vhost}")}
+
+    assert users == {shop.sandbox.user(service) for service in SERVICES}
 
 
 def test_a_burst_of_concurrent_orders_all_finish_once(shop: SandboxedStack, mailbox: Mailbox) -> None:

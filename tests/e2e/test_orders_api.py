@@ -61,7 +61,7 @@ def bus(orders: SandboxedStack) -> Iterator[BusObserver]:
 @pytest.fixture
 def payments(orders: SandboxedStack) -> Iterator[Publisher]:
     """Stands in for the payments service: publishes its events on the bus."""
-    publisher = Publisher(orders.sandbox.amqp_url, name="test-payments")
+    publisher = Publisher(orders.sandbox.amqp_url_for("payments"), name="test-payments")
     yield publisher
     publisher.close()
 

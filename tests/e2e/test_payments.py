@@ -35,7 +35,7 @@ def payments() -> Iterator[SandboxedStack]:
 @pytest.fixture
 def publisher(payments: SandboxedStack) -> Iterator[Publisher]:
     """Plays orders; the payments queue exists from the start (up() declares the core topology)."""
-    publisher = Publisher(payments.sandbox.amqp_url, name="test-orders")
+    publisher = Publisher(payments.sandbox.amqp_url_for("orders"), name="test-orders")
     yield publisher
     publisher.close()
 

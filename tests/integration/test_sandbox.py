@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 from harness.sandbox import create_sandbox, destroy_sandbox, rabbitmqctl, redis_db
+from infra.privileges import SERVICES
 from infra.stack import REDIS_DB
 
 
@@ -24,3 +25,15 @@ def test_destroying_a_sandbox_removes_its_vhost_and_its_keys_in_every_service_da
         assert list(client.scan_iter(f"{sandbox.redis_prefix}*")) == [], db
         assert client.get(neighbour) == b"kept", db
         client.delete(neighbour)
+
+
+def test_destroying_a_sandbox_removes_its_broker_and_redis_users() -> None:
+    sandbox = create_sandbox("clean")
+    sandbox.grant("bustest")
+    users = {sandbox.user(service) for service in (*SERVICES, "bustest")}
+    assert users <= set(rabbitmqctl("list_users").split())
+
+    destroy_sandbox(sandbox)
+
+    assert not users & set(rabbitmqctl("list_users").split())
+    assert not users & set(redis_db(0).acl_users())

@@ -16,9 +16,14 @@ from typing import Any
 
 import pytest
 
+from infra.secrets import NAMES
+
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 OFFLINE_FILE = ROOT / "infra" / "compose.offline.yml"
+# What a .env made by `make run` holds, with values that say whose they are.
+SECRETS = {name: f"{name.lower().replace('_', '-')}-value" for name in NAMES}
+PROJECT = "shop"
 
 
 def tool(name: str, package: str) -> str:
@@ -31,7 +36,8 @@ def tool(name: str, package: str) -> str:
 
 @pytest.fixture(scope="session")
 def compose_config() -> dict[str, Any]:
-    """docker-compose.yml as Compose itself resolves it (every profile, every variable at its default)."""
+    """docker-compose.yml as Compose itself resolves it (every profile, every variable at its
+    default, the secrets of SECRETS)."""
     return resolved_config(COMPOSE_FILE)
 
 
@@ -59,7 +65,7 @@ def resolved_config(*files: Path) -> dict[str, Any]:
         capture_output=True,
         text=True,
         timeout=60,
-        env={"PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", "/tmp")},
+        env={"PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", "/tmp"), **SECRETS},
     )
     assert result.returncode == 0, f"docker compose config rejected the file:\n{result.stderr}"
     return json.loads(result.stdout)

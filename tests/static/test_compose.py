@@ -1,4 +1,5 @@
-"""docker-compose.yml is valid for Compose and shaped as issue 4 asks."""
+"""docker-compose.yml is valid for Compose and shaped as issue 4 asks, with the least privilege
+its containers and credentials need."""
 
 from __future__ import annotations
 
@@ -8,9 +9,10 @@ from pathlib import Path
 
 import yaml
 
+from infra import privileges, secrets
 from infra.images.build import IMAGES, PYTHON_BASE
 from infra.stack import procfile
-from tests.static.conftest import COMPOSE_FILE, tool
+from tests.static.conftest import COMPOSE_FILE, PROJECT, ROOT, SECRETS, tool
 
 INFRASTRUCTURE = {"rabbitmq", "redis", "mailpit", "flower"}
 HEALTHCHECKED = {"rabbitmq", "redis", "mailpit"}
@@ -76,18 +78,88 @@ def test_redis_appends_every_second():
     assert command[command.index("--appendfsync") + 1] == "everysec"
 
 
-def test_rabbitmq_boots_with_the_exported_definitions_and_plugins(compose_config):
-    targets = {m["target"]: m["source"] for m in compose_config["services"]["rabbitmq"]["volumes"]}
-    assert targets["/etc/rabbitmq/definitions.json"].endswith("infra/rabbitmq/definitions.json")
+def written_by_make_run(service: dict, target: str) -> dict:
+    """The read-only mount of a file infra/compose.py writes before `up`, never created empty."""
+    (mount,) = [m for m in service["volumes"] if m["target"] == target]
+    assert mount["source"] == str(ROOT / ".run" / "compose" / PROJECT / Path(target).name)
+    assert mount["read_only"] is True
+    assert mount["bind"]["create_host_path"] is False
+    return mount
+
+
+def test_rabbitmq_boots_with_the_generated_definitions_and_no_guest_from_outside(compose_config):
+    rabbitmq = compose_config["services"]["rabbitmq"]
+    written_by_make_run(rabbitmq, "/etc/rabbitmq/definitions.json")
+    targets = {m["target"]: m["source"] for m in rabbitmq["volumes"]}
     assert targets["/etc/rabbitmq/enabled_plugins"].endswith("infra/rabbitmq/enabled_plugins")
-    conf = targets["/etc/rabbitmq/conf.d/20-shop.conf"]
-    assert "definitions.local.path = /etc/rabbitmq/definitions.json" in Path(conf).read_text()
+    conf = Path(targets["/etc/rabbitmq/conf.d/20-shop.conf"]).read_text()
+    assert "definitions.local.path = /etc/rabbitmq/definitions.json" in conf
+    assert "loopback_users.guest = true" in conf.splitlines()
 
 
-def test_flower_reads_queue_lengths_from_the_management_api(compose_config):
+def test_redis_has_users_from_the_generated_acl_and_never_evicts(compose_config):
+    redis = compose_config["services"]["redis"]
+    assert re.fullmatch(r"redis:7\.4\.([6-9]|\d\d+)-alpine", redis["image"]), "7.4.6 fixes 7.4.5's Lua flaws"
+    mount = written_by_make_run(redis, "/etc/redis/users.acl")
+    command = redis["command"]
+    assert command[command.index("--aclfile") + 1] == mount["target"]
+    assert command[command.index("--maxmemory-policy") + 1] == "noeviction"
+    assert command[command.index("--maxmemory") + 1]
+    # the healthcheck logs in as the operator user (`default` is off)
+    assert redis["environment"]["REDISCLI_AUTH"] == SECRETS["REDIS_ADMIN_PASSWORD"]
+    assert "--user admin" in redis["healthcheck"]["test"][1]
+
+
+def test_flower_reads_queue_lengths_from_the_management_api_and_asks_for_a_login(compose_config):
     environment = compose_config["services"]["flower"]["environment"]
     assert environment["FLOWER_BROKER_API"].startswith("http://admin:")
     assert environment["FLOWER_BROKER_API"].endswith("@rabbitmq:15672/api/")
+    assert environment["FLOWER_BASIC_AUTH"] == f"admin:{SECRETS['RABBITMQ_ADMIN_PASSWORD']}"
+
+
+def test_mailpit_is_a_release_with_ui_authentication_and_asks_for_a_login(compose_config):
+    mailpit = compose_config["services"]["mailpit"]
+    version = tuple(map(int, re.search(r":v(\d+)\.(\d+)\.(\d+)$", mailpit["image"]).groups()))
+    assert version >= (1, 28, 3)
+    assert mailpit["environment"]["MP_UI_AUTH"] == f"mail:{SECRETS['MAILPIT_UI_PASSWORD']}"
+
+
+def test_every_password_comes_from_the_secrets_and_none_has_a_default():
+    text = COMPOSE_FILE.read_text()
+    used = set(re.findall(r"\$\{(\w+?)(?::?[?-][^}]*)?\}", text))
+    secret_like = {name for name in used if re.search(r"PASSWORD|TOKEN|SECRET|AUTH", name)}
+    assert secret_like <= set(secrets.NAMES)
+    for name in secret_like:
+        forms = set(re.findall(rf"\$\{{{name}(:?[?-])?", text))
+        assert forms == {":?"}, f"${{{name}}} must fail loudly when missing (`:?`), not fall back"
+
+
+def test_every_secret_is_documented_in_env_example_and_is_one_service_user_or_operator():
+    documented = re.findall(r"^(\w+)=", (ROOT / ".env.example").read_text(), re.MULTILINE)
+    assert sorted(documented) == sorted(secrets.NAMES)
+    assert secrets.SERVICES == privileges.SERVICES
+    assert ".env" in (ROOT / ".gitignore").read_text().splitlines()
+    assert ".run/" in (ROOT / ".gitignore").read_text().splitlines()
+
+
+def test_every_container_drops_every_capability_and_privilege_and_writes_only_tmpfs_and_volumes(
+    compose_config, offline_config
+):
+    for config in (compose_config, offline_config):
+        for name, service in config["services"].items():
+            assert service["cap_drop"] == ["ALL"], name
+            assert "cap_add" not in service, f"{name}: say why a capability comes back, or drop it"
+            assert service["security_opt"] == ["no-new-privileges:true"], name
+            assert service["read_only"] is True, name
+            assert any(t.startswith("/tmp:") for t in service["tmpfs"]), name
+
+
+def test_containers_of_images_that_start_as_root_run_as_a_user_of_theirs(compose_config, offline_config):
+    """rabbitmq, redis and mailpit images start as root; the shop's image and Flower's have a
+    USER (tests/static/test_dockerfile.py, infra/images/flower/Dockerfile, mher/flower)."""
+    for config in (compose_config, offline_config):
+        for name in ("rabbitmq", "redis", "mailpit"):
+            assert config["services"][name]["user"] not in ("", "0", "root"), name
 
 
 def test_ports_are_those_of_the_design_and_scalable_processes_have_none(compose_config):

@@ -14,6 +14,7 @@ import pytest
 
 from infra.dev.config import supervisord_config
 from infra.stack import COMPOSE_INFRA, local_infra, process_environment, procfile, shell_command
+from tests.static.conftest import SECRETS
 
 APPLICATION_PROCESSES = [p for p in procfile().values() if p.name != "smtp-sink"]
 
@@ -32,18 +33,26 @@ def test_compose_runs_the_procfile_line(compose_config, process):
 @pytest.mark.parametrize("process", APPLICATION_PROCESSES, ids=lambda p: p.name)
 def test_compose_environment_is_the_one_of_local_mode_with_compose_addresses(compose_config, process):
     environment = compose_config["services"][process.name]["environment"]
-    assert environment == process_environment(process, COMPOSE_INFRA, {})
+    assert environment == process_environment(process, COMPOSE_INFRA, SECRETS)
 
 
-def test_each_service_has_its_own_broker_user_and_redis_database(compose_config):
+def test_each_service_has_its_own_broker_and_redis_user_and_redis_database(compose_config):
     by_service = {p.service: compose_config["services"][p.name]["environment"] for p in APPLICATION_PROCESSES}
     assert len({env["REDIS_URL"] for env in by_service.values()}) == len(by_service)
     for service, env in by_service.items():
-        assert env["AMQP_URL"].startswith(f"amqp://{service}:")
+        password = SECRETS[f"{service.upper()}_AMQP_PASSWORD"]
+        assert env["AMQP_URL"] == f"amqp://{service}:{password}@rabbitmq:5672/%2F"
+        assert env["REDIS_URL"].startswith(
+            f"redis://{service}:{SECRETS[f'{service.upper()}_REDIS_PASSWORD']}@redis:"
+        )
 
 
 def test_local_mode_runs_each_procfile_line_with_that_environment(tmp_path):
-    environ = {"AMQP_URL": "amqp://guest:guest@127.0.0.1:5672/t-1", "REDIS_URL": "redis://127.0.0.1:6379/0"}
+    environ = {
+        "AMQP_URL": "amqp://guest:guest@127.0.0.1:5672/t-1",
+        "REDIS_URL": "redis://127.0.0.1:6379/0",
+        **SECRETS,
+    }
     config = configparser.RawConfigParser()
     config.read_string(supervisord_config(procfile().values(), tmp_path, environ))
     for process in APPLICATION_PROCESSES:

@@ -1,30 +1,41 @@
 """The docker compose stack, offline (`make images`, `OFFLINE=1 make run`), in its own project.
 
-Its own compose project (containers, network and volumes of its own) and free host ports,
-so it runs beside a developer's stack and beside the local RabbitMQ and Redis the rest of
-the suite uses. Driven with make exactly as a person does; `down --volumes` afterwards.
+Its own compose project (containers, network and volumes of its own), free host ports and
+secrets of its own (a random .env in a temporary folder, given by ENV_FILE, so a developer's
+.env is neither read nor created), so it runs beside a developer's stack and beside the local
+RabbitMQ and Redis the rest of the suite uses. Driven with make exactly as a person does;
+`down --volumes` afterwards, and its secrets and generated users are deleted.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import subprocess
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import requests
 
 from harness.launcher import make
 from harness.waiting import wait_until
-from infra import compose
+from infra import compose, secrets
 from infra.ports import free_port
 
 # Every host port docker-compose.yml publishes, by the variable that moves it.
 PORT_VARIABLES = tuple(compose.port_variables().values())
-ADMIN = ("admin", "admin")  # infra/rabbitmq/definitions.json as committed (no .env)
+
+
+def own_env_file() -> Path:
+    """A .env made like `make run` makes one, in a temporary folder of its own."""
+    path = Path(tempfile.mkdtemp(prefix="shop-compose-")) / ".env"
+    secrets.ensure(path)
+    return path
 
 
 @dataclass
@@ -32,6 +43,7 @@ class ComposeStack:
     project: str = field(default_factory=lambda: f"shoptest-{uuid.uuid4().hex[:6]}")
     ports: dict[str, str] = field(default_factory=lambda: {v: str(free_port()) for v in PORT_VARIABLES})
     extra_env: dict[str, str] = field(default_factory=dict)
+    env_file: Path = field(default_factory=own_env_file)
 
     @property
     def env(self) -> dict[str, str]:
@@ -42,7 +54,30 @@ class ComposeStack:
             "MODE": "compose",
             "OFFLINE": "1",
             "COMPOSE_PROJECT_NAME": self.project,
+            "ENV_FILE": str(self.env_file),
         }
+
+    @property
+    def secrets(self) -> dict[str, str]:
+        return secrets.read(self.env_file)
+
+    @property
+    def admin(self) -> tuple[str, str]:
+        """The broker's (and Flower's) operator login."""
+        return ("admin", self.secrets["RABBITMQ_ADMIN_PASSWORD"])
+
+    def mail_url(self) -> str:
+        """Mailpit's API with its login in the URL, which requests (harness.mail) sends."""
+        return (
+            f"http://mail:{self.secrets['MAILPIT_UI_PASSWORD']}@127.0.0.1:{self.ports['SMTP_SINK_HTTP_PORT']}"
+        )
+
+    def remove(self) -> None:
+        """Containers (every profile: loyalty's too, once the subscriber demo started them),
+        volumes, the generated users and the secrets."""
+        self.compose("--profile", "*", "down", "--volumes", "--remove-orphans", "--timeout", "5")
+        shutil.rmtree(compose.generated_dir(self.project), ignore_errors=True)
+        shutil.rmtree(self.env_file.parent, ignore_errors=True)
 
     def make(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
         return make(*args, env=self.env, timeout=timeout)
@@ -62,7 +97,7 @@ class ComposeStack:
 
     def queue(self, name: str) -> dict:
         response = requests.get(
-            f"{self.url('RABBITMQ_MANAGEMENT_PORT')}/api/queues/%2F/{name}", auth=ADMIN, timeout=5
+            f"{self.url('RABBITMQ_MANAGEMENT_PORT')}/api/queues/%2F/{name}", auth=self.admin, timeout=5
         )
         response.raise_for_status()
         return response.json()
@@ -98,5 +133,4 @@ def running_compose_stack(**env: str) -> Iterator[tuple[ComposeStack, float]]:
         print(stack.logs())
         raise
     finally:
-        # Every profile: loyalty's containers too, once the subscriber demo started them.
-        stack.compose("--profile", "*", "down", "--volumes", "--remove-orphans", "--timeout", "5")
+        stack.remove()

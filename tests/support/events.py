@@ -34,3 +34,25 @@ def unlisted(
     wire = json.loads(order_placed().to_json())
     body = {**wire, "type": event_type, "source": "loyalty", "subject": subject, "data": data}
     return json.dumps(body).encode()
+
+
+SAMPLE_DATA: dict[str, dict[str, Any]] = {
+    "payment.authorized": {"order_id": "o-1", "payment_id": "p-1", "amount_cents": 2500, "currency": "EUR"},
+    "payment.declined": {"order_id": "o-1", "payment_id": "p-1", "reason": "card_declined"},
+    "order.confirmed": {"order_id": "o-1", "customer_email": "ada@example.com", "total_cents": 2500},
+    "order.cancelled": {"order_id": "o-1", "customer_email": "ada@example.com", "reason": "card_declined"},
+    "notification.sent": {
+        "order_id": "o-1",
+        "notification_id": "n-1",
+        "channel": "email",
+        "recipient": "ada@example.com",
+        "template": "order_confirmed",
+    },
+}
+
+
+def of_type(event_type: str, **data: Any) -> Event:
+    """A valid event of any type the contract lists, with `data` over a sample payload."""
+    if event_type == "order.placed":
+        return order_placed()
+    return new_event(event_type, {**SAMPLE_DATA[event_type], **data}, source="test")

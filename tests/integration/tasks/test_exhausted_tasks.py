@@ -29,7 +29,11 @@ def queue_arguments(sandbox: Sandbox, queue: str) -> dict[str, object]:
 
 
 def test_a_task_out_of_retries_lands_in_the_service_dlq(sandbox: Sandbox, tmp_path: Path) -> None:
-    topology.apply(sandbox.amqp_url, topology.service_topology(failing_app.SERVICE, ["order.placed"]))
+    service = failing_app.SERVICE  # its topology as infra declares it, task queue included
+    topology.apply(
+        sandbox.amqp_url,
+        topology.service_topology(service, ["order.placed"]) + topology.task_topology(service),
+    )
     env = {**os.environ, **sandbox.env(), "PYTHONPATH": str(ROOT)}
     log = tmp_path / "worker.log"
     with log.open("wb") as out:

@@ -13,7 +13,7 @@ from shared.settings import Settings
 from shared.topology import EVENTS_EXCHANGE, RETRY_DELAYS_S, Binding
 from tests.support.events import order_placed, unlisted
 
-SETTINGS = Settings(service="payments", amqp_url="amqp://unused", redis_url="redis://unused")
+SETTINGS = Settings(service="payments", amqp_url="amqp://payments:pw@unused", redis_url="redis://unused")
 
 
 def consumer_with(handler: Any) -> EventConsumer:
@@ -24,7 +24,7 @@ def test_a_handler_that_returns_gets_its_message_acked():
     handled: list[Event] = []
     event = order_placed()
 
-    outcome = consumer_with(handled.append).outcome_of(event.to_json(), {}, "order.placed")
+    outcome = consumer_with(handled.append).outcome_of(event.to_json(), {}, "order.placed", "orders")
 
     assert outcome == Outcome("ack")
     assert handled == [event]
@@ -34,7 +34,7 @@ def test_a_permanent_error_is_dead_lettered_without_retrying():
     def refuse(_event: Event) -> None:
         raise PermanentError("unknown sku")
 
-    outcome = consumer_with(refuse).outcome_of(order_placed().to_json(), {}, "order.placed")
+    outcome = consumer_with(refuse).outcome_of(order_placed().to_json(), {}, "order.placed", "orders")
 
     assert (outcome.action, outcome.reason, outcome.error) == ("dead_letter", "rejected", "unknown sku")
 
@@ -46,7 +46,7 @@ def fail(_event: Event) -> None:
 @pytest.mark.parametrize("previous_attempts", range(len(RETRY_DELAYS_S)))
 def test_other_errors_are_retried_while_delays_remain(previous_attempts: int):
     outcome = consumer_with(fail).outcome_of(
-        order_placed().to_json(), {"x-attempt": previous_attempts}, "order.placed"
+        order_placed().to_json(), {"x-attempt": previous_attempts}, "order.placed", "orders"
     )
 
     assert (outcome.action, outcome.attempt) == ("retry", previous_attempts + 1)
@@ -57,7 +57,7 @@ def test_after_the_last_retry_the_message_is_dead_lettered_as_exhausted():
     attempts_so_far = len(RETRY_DELAYS_S)
 
     outcome = consumer_with(fail).outcome_of(
-        order_placed().to_json(), {"x-attempt": attempts_so_far}, "order.placed"
+        order_placed().to_json(), {"x-attempt": attempts_so_far}, "order.placed", "orders"
     )
 
     assert (outcome.action, outcome.reason, outcome.attempt) == (
@@ -70,7 +70,7 @@ def test_after_the_last_retry_the_message_is_dead_lettered_as_exhausted():
 def test_an_invalid_event_never_reaches_the_handler():
     handled: list[Event] = []
 
-    outcome = consumer_with(handled.append).outcome_of(b"{oops", {}, "order.placed")
+    outcome = consumer_with(handled.append).outcome_of(b"{oops", {}, "order.placed", "orders")
 
     assert (outcome.action, outcome.reason) == ("dead_letter", "invalid")
     assert handled == []
@@ -81,7 +81,7 @@ def test_an_event_without_a_handler_is_dead_lettered():
         "payment.declined", {"order_id": "o-1", "payment_id": "p-1", "reason": "no"}, source="payments"
     )
 
-    outcome = consumer_with(fail).outcome_of(event.to_json(), {}, "payment.declined")
+    outcome = consumer_with(fail).outcome_of(event.to_json(), {}, "payment.declined", "payments")
 
     assert (outcome.action, outcome.reason) == ("dead_letter", "unhandled")
 
@@ -107,7 +107,7 @@ class FakeConnection:
 
 def session_with(tags: range) -> tuple[_Session, FakeChannel, dict[int, Delivery]]:
     channel = FakeChannel()
-    session = _Session("payments", FakeConnection(), channel, side=None)  # type: ignore[arg-type]
+    session = _Session("payments", "payments", FakeConnection(), channel, side=None)  # type: ignore[arg-type]
     deliveries = {t: Delivery(t, "order.placed", pika.BasicProperties(), b"") for t in tags}
     for delivery in deliveries.values():
         session.received(delivery)
@@ -149,6 +149,38 @@ def test_a_slow_first_message_does_not_hold_back_the_acks_of_the_others():
     assert channel.acks == [(2, False), (3, False), (1, True), (4, True)]
 
 
+@pytest.mark.parametrize("sender", [None, "payments-not", "notifications", "t-1-orders"])
+def test_an_event_not_published_by_its_owner_is_parked_as_forged_unhandled(sender: str | None):
+    handled: list[Event] = []
+
+    outcome = consumer_with(handled.append).outcome_of(order_placed().to_json(), {}, "order.placed", sender)
+
+    assert (outcome.action, outcome.reason) == ("dead_letter", "forged")
+    assert handled == []
+
+
+def test_the_owner_is_named_like_the_consumer_s_own_user_and_its_own_moves_are_trusted():
+    settings = Settings(
+        service="payments", amqp_url="amqp://t-1-payments:pw@unused", redis_url="redis://unused"
+    )
+    handled: list[Event] = []
+    consumer = EventConsumer("payments", {"order.placed": handled.append}, settings)
+    body = order_placed().to_json()
+
+    assert consumer.outcome_of(body, {}, "order.placed", "t-1-orders").action == "ack"
+    assert consumer.outcome_of(body, {"x-attempt": 1}, "order.placed", "t-1-payments").action == "ack"
+    assert consumer.outcome_of(body, {}, "order.placed", "orders").reason == "forged"
+    assert len(handled) == 2
+
+
+def test_a_parked_event_back_from_the_dlq_gets_a_full_set_of_retries():
+    headers = {"x-attempt": len(RETRY_DELAYS_S) + 1, "x-death-reason": "exhausted"}
+
+    outcome = consumer_with(fail).outcome_of(order_placed().to_json(), headers, "order.placed", "payments")
+
+    assert (outcome.action, outcome.attempt) == ("retry", 1)
+
+
 def test_a_message_released_at_shutdown_is_never_acked():
     session, channel, deliveries = session_with(range(1, 4))
 
@@ -165,11 +197,11 @@ def test_an_observer_of_any_type_gets_types_the_contract_does_not_list_yet():
     seen: list[Event] = []
     observer = EventConsumer("dashboard", {ANY_TYPE: seen.append}, SETTINGS)
 
-    outcome = observer.outcome_of(body, {}, "points.awarded")
+    outcome = observer.outcome_of(body, {}, "points.awarded", "orders")
 
     assert outcome.action == "ack"
     assert [(e.type, e.data.model_dump()) for e in seen] == [
         ("points.awarded", {"order_id": "o-1", "points": 12})
     ]
-    assert consumer_with(seen.append).outcome_of(body, {}, "points.awarded").reason == "invalid"
+    assert consumer_with(seen.append).outcome_of(body, {}, "points.awarded", "orders").reason == "invalid"
     assert Binding(EVENTS_EXCHANGE, "dashboard", "#") in observer.topology  # present and future types

@@ -9,7 +9,7 @@ import pika.exceptions
 import pytest
 
 from shared import topology
-from shared.topology import Binding, Exchange, Queue
+from shared.topology import Binding, Exchange, ExchangeBinding, Queue
 
 
 def objects_named(topo: topology.Topology, name: str) -> list[Any]:
@@ -24,42 +24,61 @@ def test_a_service_gets_a_quorum_queue_with_a_delivery_limit_and_its_dlq():
     assert queue.arguments["x-delivery-limit"] == topology.DELIVERY_LIMIT
     assert queue.arguments["x-dead-letter-exchange"] == topology.DEAD_LETTER_EXCHANGE
     [dlq] = objects_named(topo, "payments.dlq")
-    assert dlq.arguments == {"x-queue-type": "classic"}
+    # replayed by rejecting: back through the service's own exchange, by routing key
+    assert dlq.arguments == {"x-queue-type": "classic", "x-dead-letter-exchange": "payments.retry"}
     assert Binding(topology.DEAD_LETTER_EXCHANGE, "payments.dlq", "payments") in topo
+    assert Binding("payments.retry", "payments", "payments") in topo
 
 
 def test_the_service_queue_is_bound_to_exactly_the_event_types_it_handles():
     topo = topology.service_topology("orders", ["payment.declined", "payment.authorized", "payment.declined"])
 
-    keys = [o.routing_key for o in topo if isinstance(o, Binding) and o.queue == "orders"]
+    keys = [
+        o.routing_key
+        for o in topo
+        if isinstance(o, Binding) and o.queue == "orders" and o.exchange == "shop.events"
+    ]
     assert keys == ["payment.authorized", "payment.declined"]
 
 
 def test_retry_queues_hold_a_message_for_their_delay_then_return_it_to_the_service_queue():
+    """Through the service's own exchange, never the default one (which reaches every queue)."""
     topo = topology.service_topology("payments", ["order.placed"])
 
     for delay in topology.RETRY_DELAYS_S:
         [queue] = objects_named(topo, f"payments.retry.{delay}s")
         assert queue.arguments["x-queue-type"] == "quorum"
         assert queue.arguments["x-message-ttl"] == delay * 1000
-        assert queue.arguments["x-dead-letter-exchange"] == ""
+        assert queue.arguments["x-dead-letter-exchange"] == "payments.retry"
         assert queue.arguments["x-dead-letter-routing-key"] == "payments"
+        assert Binding("payments.retry", queue.name, queue.name) in topo
+    assert all(getattr(o, "arguments", {}).get("x-dead-letter-exchange") != "" for o in topo)
+
+
+def test_a_service_only_checks_the_shared_objects_which_infra_declares():
+    topo = topology.service_topology("payments", ["order.placed"])
+
+    shared = [o for o in topo if getattr(o, "name", None) in ("shop.events", "shop.dlx", topology.EVENT_LOG)]
+    assert shared and all(o.passive for o in shared)
+    assert Binding(topology.EVENTS_EXCHANGE, topology.EVENT_LOG, "#") not in topo
 
 
 def test_every_queue_states_its_type_explicitly_so_3_10_and_4_x_agree():
-    topo = topology.service_topology("dashboard", ["order.placed"])
+    topo = topology.shared_topology() + topology.service_topology("dashboard", ["order.placed"])
 
-    queues = [o for o in topo if isinstance(o, Queue)]
+    queues = [o for o in topo if isinstance(o, Queue) and not o.passive]
     assert all("x-queue-type" in q.arguments for q in queues)
-    [log] = objects_named(topo, topology.EVENT_LOG)
+    [log] = objects_named(queues, topology.EVENT_LOG)
     assert log.arguments["x-queue-type"] == "stream"
     assert log.arguments["x-max-age"] and log.arguments["x-max-length-bytes"]
     assert Binding(topology.EVENTS_EXCHANGE, topology.EVENT_LOG, "#") in topo
 
 
 def test_definitions_export_every_object_once_for_the_broker_to_load_at_boot():
-    topo = topology.service_topology("payments", ["order.placed"]) + topology.service_topology(
-        "orders", ["payment.authorized"]
+    topo = (
+        topology.shared_topology()
+        + topology.service_topology("payments", ["order.placed"])
+        + topology.service_topology("orders", ["payment.authorized"])
     )
 
     definitions = json.loads(json.dumps(topology.to_definitions(topo, vhost="/")))
@@ -75,6 +94,73 @@ def test_definitions_export_every_object_once_for_the_broker_to_load_at_boot():
     assert len(log_bindings) == 1
 
 
+def test_flower_reaches_a_celery_service_through_exchange_to_exchange_bindings():
+    topo = topology.celery_monitor_topology("payments")
+
+    # Flower's broadcasts (enable_events) go on to the service's pidbox; its workers' task
+    # events go on to the exchange Flower listens to, whatever their routing key
+    assert ExchangeBinding("celery.pidbox", "payments.pidbox", "") in topo
+    assert ExchangeBinding("payments.celeryev", "celeryev", "#") in topo
+    exchanges = {o.name: (o.type, o.durable) for o in topo if isinstance(o, Exchange)}
+    assert exchanges == {
+        "celery.pidbox": ("fanout", False),
+        "payments.pidbox": ("fanout", False),
+        "celeryev": ("topic", True),
+        "payments.celeryev": ("topic", True),
+    }
+
+
+def test_the_monitor_exchanges_are_declared_exactly_as_kombu_and_celery_declare_them():
+    """Any other type or durability, and the workers or Flower fail with PRECONDITION_FAILED."""
+    from celery import Celery
+    from celery.events.event import get_exchange
+    from kombu import Connection
+
+    declared = {o.name: o for o in topology.celery_monitor_topology("payments") if isinstance(o, Exchange)}
+    for namespace in ("celery", "payments"):
+        app = Celery(namespace, broker="amqp://", set_as_current=False)
+        app.conf.control_exchange = namespace
+        kombu_exchange = app.control.mailbox._get_exchange(namespace, "fanout")
+        ours = declared[kombu_exchange.name]
+        assert (ours.type, ours.durable) == (kombu_exchange.type, kombu_exchange.durable) == ("fanout", False)
+        assert not kombu_exchange.auto_delete and not kombu_exchange.arguments
+    for name in ("celeryev", "payments.celeryev"):
+        celery_exchange = get_exchange(Connection("amqp://"), name)
+        ours = declared[name]
+        assert (ours.type, ours.durable) == (celery_exchange.type, celery_exchange.durable)
+        assert not celery_exchange.auto_delete and not celery_exchange.arguments
+
+
+def test_definitions_export_exchange_bindings_and_transient_exchanges():
+    definitions = topology.to_definitions(topology.celery_monitor_topology("payments"), vhost="/")
+
+    assert {
+        "source": "celery.pidbox",
+        "vhost": "/",
+        "destination": "payments.pidbox",
+        "destination_type": "exchange",
+        "routing_key": "",
+        "arguments": {},
+    } in definitions["bindings"]
+    [events] = [b for b in definitions["bindings"] if b["source"] == "payments.celeryev"]
+    assert (events["destination"], events["destination_type"], events["routing_key"]) == (
+        "celeryev",
+        "exchange",
+        "#",
+    )
+    durable = {e["name"]: e["durable"] for e in definitions["exchanges"]}
+    assert durable == {
+        "celery.pidbox": False,
+        "payments.pidbox": False,
+        "celeryev": True,
+        "payments.celeryev": True,
+    }
+    # the same shared exchange for two services is exported once
+    both = topology.celery_monitor_topology("payments") + topology.celery_monitor_topology("notifications")
+    names = [e["name"] for e in topology.to_definitions(both)["exchanges"]]
+    assert sorted(names) == sorted(set(names)) and names.count("celery.pidbox") == 1
+
+
 class FakeChannel:
     """Records declarations; fails the first `failures` declarations with a channel error."""
 
@@ -87,9 +173,9 @@ class FakeChannel:
         if self.failures:
             raise pika.exceptions.ChannelClosedByBroker(self.failures.pop(0), "simulated")
 
-    def exchange_declare(self, name: str, **_: Any) -> None:
+    def exchange_declare(self, name: str, exchange_type: str, durable: bool, **_: Any) -> None:
         self._maybe_fail()
-        self.log.append(f"exchange {name}")
+        self.log.append(f"exchange {name}" + ("" if durable else " transient"))
 
     def queue_declare(self, name: str, **_: Any) -> None:
         self._maybe_fail()
@@ -97,6 +183,9 @@ class FakeChannel:
 
     def queue_bind(self, queue: str, exchange: str, routing_key: str) -> None:
         self.log.append(f"bind {exchange} {routing_key} {queue}")
+
+    def exchange_bind(self, destination: str, source: str, routing_key: str) -> None:
+        self.log.append(f"bind {source} {routing_key} exchange {destination}")
 
     def close(self) -> None:
         self.closed = True
@@ -121,6 +210,27 @@ def test_declare_applies_exchanges_then_queues_then_bindings():
 
     assert connection.log == ["exchange x", "queue q", "bind x a.b q"]
     assert connection.channels[0].closed
+
+
+def test_declare_binds_an_exchange_to_an_exchange_and_keeps_a_transient_exchange_transient():
+    connection = FakeConnection(failures=[])
+    topo: topology.Topology = [
+        Exchange("a.pidbox", "fanout", durable=False),
+        Exchange("b.pidbox", "fanout", durable=False),
+        ExchangeBinding("a.pidbox", "b.pidbox"),
+        Exchange("b.ev", "topic"),
+        ExchangeBinding("b.ev", "a.ev", "#"),
+    ]
+
+    topology.declare_on(connection, topo)
+
+    assert connection.log == [
+        "exchange a.pidbox transient",
+        "exchange b.pidbox transient",
+        "bind a.pidbox  exchange b.pidbox",
+        "exchange b.ev",
+        "bind b.ev # exchange a.ev",
+    ]
 
 
 def test_a_transient_channel_error_is_retried_on_a_fresh_channel():

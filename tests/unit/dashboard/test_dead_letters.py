@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from services.dashboard.dead_letters import describe, message_key, replay_headers, replay_queue
+from services.dashboard.dead_letters import describe, message_key
 from tests.support.events import order_placed
 
 
@@ -68,50 +68,27 @@ def test_no_headers_at_all_is_an_unknown_reason() -> None:
     assert (letter.reason, letter.error, letter.attempts) == ("unknown", "", None)
 
 
-def test_a_replayed_message_loses_its_failure_history_and_counts_the_replay() -> None:
-    failed = {
-        "x-death-reason": "exhausted",
-        "x-error": "boom",
-        "x-attempt": 4,
-        "x-dead-lettered-at": "2026-01-01T12:00:00+00:00",
-        "x-death": [{"reason": "rejected"}],
-        "x-delivery-count": 3,
-        "x-original-routing-key": "order.placed",
-        "x-replay-count": 1,
+def test_replays_are_counted_from_the_dlq_s_own_deaths_and_the_reason_from_the_others() -> None:
+    """A replay rejects the message from the DLQ: the broker records that in x-death, next to
+    the death that brought a task there."""
+    headers = {
+        "x-death": [
+            {"queue": b"payments.tasks", "reason": b"rejected", "count": 2},
+            {"queue": b"payments.dlq", "reason": b"rejected", "count": 1},
+        ]
     }
 
-    headers = replay_headers(failed)
+    letter = describe(headers, b"x")
 
-    assert headers["x-replay-count"] == 2
-    assert headers["x-original-routing-key"] == "order.placed"
-    assert "x-replayed-at" in headers
-    assert not {"x-death-reason", "x-error", "x-attempt", "x-death", "x-delivery-count"} & set(headers)
-
-
-def test_the_replay_count_survives_being_dead_lettered_again() -> None:
-    replayed = replay_headers({"x-attempt": 1})
-    dead_again = {**replayed, "x-death-reason": "invalid", "x-attempt": 1}
-
-    assert describe(dead_again, b"x").replays == 1
+    assert letter.replays == 1
+    assert letter.reason == "rejected"
+    assert letter.error == "dead-lettered by the broker from payments.tasks (rejected)"
 
 
-def test_a_dead_task_is_replayed_to_the_task_queue_and_an_event_to_the_event_queue() -> None:
-    task_death = {"x-death": [{"queue": b"payments.tasks", "reason": b"rejected", "count": 1}]}
-    assert replay_queue("payments", task_death) == "payments.tasks"
-    assert replay_queue("payments", {"x-death-reason": "exhausted"}) == "payments"
-    assert replay_queue("payments", {"x-death": [{"queue": b"orders.tasks"}]}) == "payments"
+def test_a_parked_event_replayed_and_parked_again_keeps_its_count() -> None:
+    headers = {
+        "x-death-reason": "exhausted",
+        "x-death": [{"queue": b"payments.dlq", "reason": b"rejected", "count": 2}],
+    }
 
-
-def test_an_event_parked_after_its_retries_is_replayed_to_the_event_queue_not_a_retry_queue() -> None:
-    retried = {"x-death": [{"queue": b"payments.retry.25s", "reason": b"expired", "count": 1}]}
-    assert replay_queue("payments", {**retried, "x-death-reason": "exhausted"}) == "payments"
-
-
-def test_a_replayed_task_gets_its_retries_back_and_runs_now() -> None:
-    headers = replay_headers(
-        {"task": "charge_order", "retries": 40, "eta": "2026-01-01T00:00:00", "x-death": []}
-    )
-
-    assert headers["retries"] == 0
-    assert "eta" not in headers
-    assert "x-death" not in headers
+    assert (describe(headers, b"x").reason, describe(headers, b"x").replays) == ("exhausted", 2)

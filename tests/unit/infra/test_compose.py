@@ -1,10 +1,11 @@
-"""infra.compose: which files each mode uses, and the one-line advice for a taken port."""
+"""infra.compose: which files and secrets each mode uses, the one-line advice for a taken port or
+missing secrets, and the Redis users it writes."""
 
 from __future__ import annotations
 
 import socket
 
-from infra import compose
+from infra import compose, secrets
 
 
 def test_offline_adds_the_stand_in_override_and_nothing_else_does():
@@ -32,3 +33,30 @@ def test_a_port_something_listens_on_is_not_free():
         listener.bind(("127.0.0.1", 0))
         listener.listen()
         assert not compose.port_is_free(listener.getsockname()[1])
+
+
+def test_env_file_gives_compose_the_secrets_of_that_file_and_otherwise_it_reads_dot_env():
+    command = compose.command("ps", environ={"ENV_FILE": "/tmp/x/.env"})
+    assert command[command.index("--env-file") + 1] == "/tmp/x/.env"
+    assert "--env-file" not in compose.command("ps", environ={})
+
+
+def test_missing_secrets_are_one_line_saying_make_run(tmp_path):
+    env_file = tmp_path / ".env"
+    env_file.write_text("RABBITMQ_ADMIN_PASSWORD=\n")
+    problem = compose.secrets_problem({"ENV_FILE": str(env_file)})
+    assert problem.startswith(f"{env_file} lacks ") and "RABBITMQ_ADMIN_PASSWORD" in problem
+    assert problem.endswith("`make run` creates them (python -m infra.secrets)")
+    secrets.ensure(env_file)
+    assert compose.secrets_problem({"ENV_FILE": str(env_file)}) is None
+
+
+def test_redis_turns_the_default_user_off_and_knows_only_the_operator_and_one_user_per_service():
+    values = {name: f"pw-{name}" for name in secrets.NAMES}
+    lines = compose.redis_acl(values).splitlines()
+    # off, yet allowed everything: Redis 7.0 replays the AOF's transactions as `default`
+    assert lines[0] == "user default off ~* &* +@all"
+    assert lines[1].startswith("user admin on #")
+    assert "pw-REDIS_ADMIN_PASSWORD" not in lines[1], "the operator's password is stored hashed"
+    assert [line.split()[1] for line in lines[2:]] == list(secrets.SERVICES)
+    assert all(" ~" + line.split()[1] + ":*" in line for line in lines[2:])

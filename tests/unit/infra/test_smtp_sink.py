@@ -1,10 +1,14 @@
-"""The local SMTP sink's mailbox: what it shows of a message, whatever headers it gets."""
+"""The local SMTP sink: what its mailbox shows of a message, whatever headers it gets; its API's login."""
 
 from __future__ import annotations
 
-import pytest
+import threading
+from http.server import ThreadingHTTPServer
 
-from infra.smtp_sink import Mailbox
+import pytest
+import requests
+
+from infra.smtp_sink import Mailbox, http_handler
 
 
 def message(subject: bytes, to: bytes = b"ada@example.com") -> bytes:
@@ -48,3 +52,20 @@ def test_a_header_that_cannot_be_decoded_is_kept_as_written_and_the_message_acce
 
     assert stored.subject  # shown as written rather than refused
     assert mailbox.page(0, 10) == (1, [stored])
+
+
+def test_with_mailpit_credentials_the_api_asks_for_them_and_the_health_endpoints_do_not() -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), http_handler(Mailbox(), "mail:s3cret other:pw"))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    port = server.server_address[1]
+    messages = f"http://127.0.0.1:{port}/api/v1/messages"
+    try:
+        assert requests.get(messages, timeout=5).status_code == 401
+        assert requests.get(messages, auth=("mail", "wrong"), timeout=5).status_code == 401
+        assert requests.delete(messages, timeout=5).status_code == 401
+        assert requests.get(messages, auth=("mail", "s3cret"), timeout=5).json()["total"] == 0
+        # what the tests and demos do: the credentials in the URL
+        assert requests.get(f"http://other:pw@127.0.0.1:{port}/api/v1/messages", timeout=5).ok
+        assert requests.get(f"http://127.0.0.1:{port}/readyz", timeout=5).status_code == 200
+    finally:
+        server.shutdown()

@@ -193,3 +193,17 @@ def test_an_order_settled_meanwhile_is_decided_again_on_fresh_state() -> None:
 
     assert store.orders[pending.id].status is OrderStatus.CANCELLED
     assert types(store) == ["order.cancelled"]
+
+
+@pytest.mark.parametrize("paid", [{"amount_cents": 1}, {"currency": "USD"}])
+def test_an_authorization_of_another_amount_or_currency_confirms_nothing(paid: dict) -> None:
+    store = FakeStore()
+    order = place(store)
+    event = authorized(order)
+    wrong = new_event("payment.authorized", {**event.data.model_dump(), **paid}, source="payments")
+
+    with pytest.raises(PermanentError, match="nothing confirmed"):
+        handlers.confirm_order(wrong, store, now=lambda: NOW)
+
+    assert store.orders[order.id].status is OrderStatus.PENDING
+    assert types(store) == ["order.placed"]
