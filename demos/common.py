@@ -26,6 +26,7 @@ from harness.probe import http_ok
 from harness.waiting import wait_until
 from infra import compose, secrets
 from infra.dev.stack import LocalStack
+from infra.stack import DEFAULT_AMQP_URL
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = Path(os.environ.get("ARTIFACTS_DIR", ROOT / "artifacts"))
@@ -49,8 +50,14 @@ def mail_url() -> str:
     """The SMTP sink's API; in compose, Mailpit's, with its login (.env) in the URL."""
     port = os.environ.get("SMTP_SINK_HTTP_PORT", 8025)
     if mode() == "compose":
-        return f"http://mail:{secrets.environment()['MAILPIT_UI_PASSWORD']}@127.0.0.1:{port}"
+        return f"http://mail:{_secrets()['MAILPIT_UI_PASSWORD']}@127.0.0.1:{port}"
     return f"http://127.0.0.1:{port}"
+
+
+@functools.cache
+def _secrets() -> dict[str, str]:
+    """The compose stack's secrets (.env), read once: the mail count is polled."""
+    return secrets.environment()
 
 
 def smtp_url() -> str:
@@ -74,9 +81,9 @@ def broker_url() -> str:
     if os.environ.get("DEMO_AMQP_URL"):
         return os.environ["DEMO_AMQP_URL"]
     if mode() == "compose":
-        password = secrets.environment()["RABBITMQ_ADMIN_PASSWORD"]
+        password = _secrets()["RABBITMQ_ADMIN_PASSWORD"]
         return f"amqp://admin:{password}@127.0.0.1:{os.environ.get('RABBITMQ_PORT', 5672)}/%2F"
-    return os.environ.get("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/%2F")
+    return os.environ.get("AMQP_URL", DEFAULT_AMQP_URL)
 
 
 # --- talking to the person and to scripts ------------------------------------------------

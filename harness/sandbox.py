@@ -22,6 +22,7 @@ import redis
 
 from infra.dev import grants
 from infra.privileges import SERVICES, user_name
+from infra.secrets import password_variable
 from infra.stack import REDIS_DB
 from shared import topology
 
@@ -64,7 +65,7 @@ class Sandbox:
         """What local mode needs to run the shop inside this sandbox: the administrator's URLs,
         the key prefix, and each service's user prefix and passwords."""
         passwords = {
-            f"{service.upper()}_{kind}_PASSWORD": self.password(service, kind)
+            password_variable(service, kind): self.password(service, kind)
             for service in services
             for kind in ("AMQP", "REDIS")
         }

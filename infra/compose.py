@@ -106,7 +106,7 @@ def redis_acl(environ: Mapping[str, str]) -> str:
     lines = [
         "user default off ~* &* +@all",
         f"user admin on #{admin_hash} ~* &* +@all",
-        *(redis_acl_line(s, environ[f"{s.upper()}_REDIS_PASSWORD"]) for s in secrets.SERVICES),
+        *(redis_acl_line(s, environ[secrets.password_variable(s, "REDIS")]) for s in secrets.SERVICES),
     ]
     return "\n".join(lines) + "\n"
 
@@ -134,7 +134,8 @@ def write_generated(project: str, environ: Mapping[str, str] = os.environ) -> Pa
 
 
 def secrets_problem(environ: Mapping[str, str] = os.environ) -> str | None:
-    missing = [name for name in secrets.NAMES if not secrets.environment(environ).get(name)]
+    values = secrets.environment(environ)
+    missing = [name for name in secrets.NAMES if not values.get(name)]
     if missing:
         where = secrets.env_file(environ)
         return f"{where} lacks {', '.join(missing)}: `make run` creates them (python -m infra.secrets)"

@@ -34,8 +34,15 @@ OPERATOR_NAMES = (
     # The token of the services' operator endpoints.
     "OPERATOR_TOKEN",
 )
+
+
+def password_variable(service: str, kind: str) -> str:
+    """`<SERVICE>_AMQP_PASSWORD` or `<SERVICE>_REDIS_PASSWORD` (kind `AMQP` or `REDIS`)."""
+    return f"{service.upper()}_{kind}_PASSWORD"
+
+
 NAMES = (
-    *(f"{service.upper()}_{kind}_PASSWORD" for service in SERVICES for kind in ("AMQP", "REDIS")),
+    *(password_variable(service, kind) for service in SERVICES for kind in ("AMQP", "REDIS")),
     *OPERATOR_NAMES,
 )
 

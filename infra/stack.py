@@ -15,6 +15,7 @@ from pathlib import Path
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from infra.privileges import CELERY_SERVICES, user_name
+from infra.secrets import password_variable
 from services.notifications import bootstrap as notifications_bootstrap
 from services.orders import bootstrap as orders_bootstrap
 from services.payments import bootstrap as payments_bootstrap
@@ -118,7 +119,7 @@ class MissingPassword(LookupError):
 
 def service_password(service: str, kind: str, environ: Mapping[str, str]) -> str:
     """`<SERVICE>_AMQP_PASSWORD` or `<SERVICE>_REDIS_PASSWORD` (kind `AMQP` or `REDIS`)."""
-    name = f"{service.upper()}_{kind}_PASSWORD"
+    name = password_variable(service, kind)
     password = environ.get(name)
     if not password:
         raise MissingPassword(

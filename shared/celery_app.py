@@ -28,16 +28,12 @@ from shared.publisher import Publisher
 from shared.settings import Settings
 
 
-def task_queue_name(service: str) -> str:
-    return topology.task_queue(service)
-
-
 def celery_app(
     settings: Settings, *, task_cls: type[Task] | str = "celery.app.task:Task", **config: Any
 ) -> Celery:
     """The service's Celery app, from its settings alone: a consumer enqueues with it without
     building the web app. It becomes the default app, which `@shared_task` tasks send with."""
-    name = task_queue_name(settings.service)
+    name = topology.task_queue(settings.service)
     queue = Queue(
         name,
         Exchange(name, type="topic", durable=True),

@@ -39,7 +39,7 @@ import pika.exceptions
 
 from shared import topology
 from shared.bootstrap import Bootstrap, Handler
-from shared.contract import publisher_users
+from shared.contract import authentic, publisher_users
 from shared.envelope import InvalidEvent, decode
 from shared.logs import configure_logging, event_context
 from shared.metrics import EVENTS_CONSUMED, HANDLER_SECONDS, start_flusher
@@ -318,9 +318,8 @@ class EventConsumer:
         except InvalidEvent as exc:
             EVENTS_CONSUMED.labels(routing_key, "dead_lettered").inc()
             return Outcome("dead_letter", reason="invalid", error=str(exc), attempt=attempt)
-        owner = self.senders.get(event.type)
-        # A type no service owns can only come from the administrator (topic permissions).
-        if owner is not None and sender != owner and sender != self.user:
+        if not authentic(self.senders, event.type, sender, self.user):
+            owner = self.senders[event.type]
             log.warning("forged %s %s from %r (only %r publishes it)", event.type, event.id, sender, owner)
             EVENTS_CONSUMED.labels(event.type, "dead_lettered").inc()
             error = f"{event.type} published by {sender!r}, not by its owner {owner!r}"

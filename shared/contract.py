@@ -101,6 +101,13 @@ PUBLISHERS: dict[str, str] = {
 }
 
 
+def authentic(senders: dict[str, str], event_type: str, sender: str | None, *trusted: str) -> bool:
+    """Whether `sender` may have published `event_type`: its owner's user (or one of `trusted`);
+    a type no service owns can only come from the administrator (topic permissions)."""
+    owner = senders.get(event_type)
+    return owner is None or sender in (owner, *trusted)
+
+
 def publisher_users(own_user: str, service: str) -> dict[str, str]:
     """Each event type's broker user, as seen by the user `own_user` of `service`: users are named
     `<prefix><service>` (no prefix in the shop, `t-1234-` in a test run), so the owner of

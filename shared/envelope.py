@@ -57,6 +57,15 @@ class Cause:
     def of(cls, event: Event) -> Cause:
         return cls(event.correlationid, event.traceparent)
 
+    def to_fields(self) -> dict[str, str]:
+        """As fields of the record that keeps it (a Redis hash)."""
+        return {"correlation_id": self.correlationid, "cause_traceparent": self.traceparent}
+
+    @classmethod
+    def from_fields(cls, raw: dict[str, str]) -> Cause:
+        """Read back; a record written before causes were kept this way has neither field."""
+        return cls(raw.get("correlation_id", ""), raw.get("cause_traceparent", ""))
+
 
 def new_traceparent(parent: str | None = None) -> str:
     """W3C traceparent: keep the trace id of the cause, new span id for this hop."""

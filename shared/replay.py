@@ -17,6 +17,7 @@ import pika
 import pika.exceptions
 
 from shared import topology
+from shared.contract import authentic
 from shared.envelope import Event, InvalidEvent, decode
 
 log = logging.getLogger(__name__)
@@ -64,8 +65,7 @@ def read_log(
             except InvalidEvent as exc:
                 log.warning("skipping undecodable log entry: %s", exc)
                 continue
-            owner = senders.get(event.type) if senders is not None else None
-            if owner is not None and props.user_id != owner:
+            if senders is not None and not authentic(senders, event.type, props.user_id):
                 log.warning("skipping forged %s %s from %r", event.type, event.id, props.user_id)
                 continue
             yield int((props.headers or {}).get("x-stream-offset", -1)), event

@@ -323,27 +323,21 @@ def to_definitions(topology: Topology, vhost: str = "/") -> dict[str, Any]:
             if isinstance(o, Queue)
         ],
         "bindings": [
-            {
-                "source": o.exchange,
-                "vhost": vhost,
-                "destination": o.queue,
-                "destination_type": "queue",
-                "routing_key": o.routing_key,
-                "arguments": {},
-            }
-            for o in unique
-            if isinstance(o, Binding)
-        ]
-        + [
-            {
-                "source": o.source,
-                "vhost": vhost,
-                "destination": o.destination,
-                "destination_type": "exchange",
-                "routing_key": o.routing_key,
-                "arguments": {},
-            }
-            for o in unique
-            if isinstance(o, ExchangeBinding)
+            _binding_definition(o, vhost) for o in unique if isinstance(o, Binding | ExchangeBinding)
         ],
+    }
+
+
+def _binding_definition(binding: Binding | ExchangeBinding, vhost: str) -> dict[str, Any]:
+    if isinstance(binding, Binding):
+        destination, destination_type, source = binding.queue, "queue", binding.exchange
+    else:
+        destination, destination_type, source = binding.destination, "exchange", binding.source
+    return {
+        "source": source,
+        "vhost": vhost,
+        "destination": destination,
+        "destination_type": destination_type,
+        "routing_key": binding.routing_key,
+        "arguments": {},
     }

@@ -48,8 +48,7 @@ class RedisNotifications:
             "template": notification.template,
             "recipient": notification.recipient,
             "detail": notification.detail,
-            "correlation_id": notification.cause.correlationid,
-            "cause_traceparent": notification.cause.traceparent,
+            **notification.cause.to_fields(),
             "status": notification.status,
         }
         index = self._settings.key("order", notification.order_id)
@@ -90,7 +89,7 @@ def _notification(raw: dict[str, str]) -> Notification | None:
         template=raw["template"],
         recipient=raw["recipient"],
         detail=raw["detail"],
-        cause=Cause(raw.get("correlation_id", ""), raw.get("cause_traceparent", "")),
+        cause=Cause.from_fields(raw),
         status=raw["status"],
         published=raw.get("published") == "1",
     )

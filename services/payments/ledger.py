@@ -54,8 +54,7 @@ class RedisLedger:
             "amount_cents": payment.amount_cents,
             "currency": payment.currency,
             "token": payment.token,
-            "correlation_id": payment.cause.correlationid,
-            "cause_traceparent": payment.cause.traceparent,
+            **payment.cause.to_fields(),
             "status": payment.status,
         }
         return self._add(self._key(payment.order_id), fields)
@@ -93,7 +92,7 @@ def _payment(raw: dict[str, str]) -> Payment | None:
         amount_cents=int(raw["amount_cents"]),
         currency=raw["currency"],
         token=raw["token"],
-        cause=Cause(raw.get("correlation_id", ""), raw.get("cause_traceparent", "")),
+        cause=Cause.from_fields(raw),
         status=raw["status"],
         payment_id=raw.get("payment_id", ""),
         reason=raw.get("reason", ""),

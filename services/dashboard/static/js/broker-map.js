@@ -79,7 +79,6 @@ function subscriberRow(s, maxDepth) {
   const trend = depthTrend(s.queue.name, s.queue.depth);
   const bar = h("span");
   bar.style.width = `${Math.min(100, (s.queue.depth / maxDepth) * 100)}%`;
-  const statusText = { up: "up", degraded: "degraded", down: "down" }[s.status] || s.status;
   return h("div", { class: "subscriber", dataset: { service: s.service }, vars: { "--svc": serviceColor(s.service) } },
     h("div", {
       class: "node queue",
@@ -107,10 +106,10 @@ function subscriberRow(s, maxDepth) {
       }, `${s.dead_letters} dead-lettered`) : null)),
     h("div", {
       class: "node service", dataset: { status: s.status, testid: "service", service: s.service },
-      "aria-label": `${s.service}: ${statusText}`,
+      "aria-label": `${s.service}: ${s.status}`,
     },
     h("div", { class: "node-title" }, h("span", { class: "swatch" }), s.service,
-      h("span", { class: "service-state" }, h("span", { class: "status-dot", dataset: { status: s.status } }), statusText)),
+      h("span", { class: "service-state" }, h("span", { class: "status-dot", dataset: { status: s.status } }), s.status)),
     processList(s.processes),
     s.tasks ? h("div", { class: "node-meta" },
       h("span", {}, h("code", {}, s.tasks.name), " ", h("strong", {}, s.tasks.depth), " waiting")) : null));

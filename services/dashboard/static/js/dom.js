@@ -1,6 +1,6 @@
 // Building and updating the page: elements from data, focus kept across re-renders, toasts.
 
-export const $ = (selector, root = document) => root.querySelector(selector);
+export const $ = (selector) => document.querySelector(selector);
 
 // An element with its properties and children; children are set as text, never as HTML.
 export function h(tag, props, ...children) {

@@ -25,8 +25,8 @@ export function duration(ms) {
   return `${Math.floor(ms / 60000)}m ${Math.round((ms % 60000) / 1000)}s`;
 }
 
-export function perSecond(value, unit = "/s") {
-  return `${Number(value || 0).toFixed(value >= 10 ? 0 : 1)}${unit}`;
+export function perSecond(value) {
+  return `${Number(value || 0).toFixed(value >= 10 ? 0 : 1)}/s`;
 }
 
 // shared/money.format_cents, for amounts the page adds up itself: 2490 → "24.90 EUR".
