@@ -8,8 +8,8 @@ the same in every vhost, so the permissions are too; only user names get a prefi
 A service configures and reads only its own objects (`<s>`, `<s>.retry.*`, `<s>.dlq`,
 `<s>.tasks`, its exchange `<s>.retry`), writes only to `shop.events` (topic permissions limit
 the routing keys to the event types it publishes), `shop.dlx` (where it parks dead letters)
-and its own exchanges; a Celery service also uses Celery's shared delay exchanges, limited to
-its own task queue. Nobody writes to the default exchange: it reaches every queue. The
+and its own exchanges; a Celery service also publishes into Celery's shared delay queues,
+limited to its own task queue. Nobody writes to the default exchange: it reaches every queue. The
 administrator (`admin`) is for operators, infra's set-up and Flower.
 """
 
@@ -18,8 +18,16 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from kombu.transport.native_delayed_delivery import MAX_LEVEL, level_name
+
 from shared.contract import PUBLISHERS
-from shared.topology import DEAD_LETTER_EXCHANGE, EVENT_LOG, EVENTS_EXCHANGE, task_queue
+from shared.topology import (
+    CELERY_CONTROL_EXCHANGE,
+    DEAD_LETTER_EXCHANGE,
+    EVENT_LOG,
+    EVENTS_EXCHANGE,
+    task_queue,
+)
 
 SERVICES = ("orders", "payments", "notifications", "dashboard", "loyalty")
 ADMIN = "admin"
@@ -30,15 +38,19 @@ TAGS = {"dashboard": ("monitoring",)}
 # The services that run Celery. Its remote control (`<s>.pidbox`, `reply.<s>.pidbox`,
 # `<host>.<s>.pidbox`) and task events (`<s>.celeryev`) are named after the service
 # (shared.celery_app), so they are its own objects. Native delayed delivery for quorum queues
-# uses objects Celery names for everyone (`celery_delayed_0..27`, `celery_delayed_delivery`):
-# a Celery service may use them, and topic permissions on each let it route only to its own
-# task queue. Flower's exchanges (`celery.pidbox`, `reply.celery.pidbox`, `celeryev`), which infra
-# binds to the Celery services' own (shared.topology.celery_monitor_topology), are the
-# administrator's alone: a service may not broadcast to every worker through them, nor watch
-# every service's task events. See docs/decisions.md, section 14.
+# uses queues Celery names for everyone (`celery_delayed_0..27`): infra declares them and binds
+# each task queue to them (shared.topology.celery_delayed_topology, task_topology), and a
+# Celery service may only publish into the first level, with a topic permission that lets it
+# route only to its own task queue: it can neither read, purge nor delete the others' pending
+# retries. Flower's exchanges (`celery.pidbox`, `celeryev`), which infra binds to the Celery
+# services' own (shared.topology.celery_monitor_topology), are the administrator's alone: a
+# service may not broadcast to every worker through them, nor watch every service's task
+# events. Its workers do answer Flower's inspections on Flower's `reply.celery.pidbox`, which
+# kombu declares before each reply: declare and write, never read, so a service could at worst
+# forge or disrupt a reply to the operator, never see another's. See docs/decisions.md, section 14.
 CELERY_SERVICES = ("payments", "notifications")
-CELERY_DELAYED = (*(f"celery_delayed_{level}" for level in range(28)), "celery_delayed_delivery")
-_CELERY_SHARED = r"celery_delayed_(\d+|delivery)"
+CELERY_DELAY_ENTRY = level_name(MAX_LEVEL)
+_FLOWER_REPLIES = re.escape(f"reply.{CELERY_CONTROL_EXCHANGE}")
 
 # Commands no service needs and none may run: the whole keyspace, the server, other clients.
 # EVAL/EVALSHA/SCRIPT LOAD (the stores' Lua), XADD/XREADGROUP/XAUTOCLAIM (outbox, dashboard),
@@ -101,8 +113,11 @@ def published_types(service: str) -> tuple[str, ...]:
 
 def broker_permissions(service: str) -> Permissions:
     own = own_objects(service)
-    pidbox = rf".+\.{re.escape(service)}\.pidbox"
-    celery = (_CELERY_SHARED, pidbox) if service in CELERY_SERVICES else ()
+    celery = service in CELERY_SERVICES
+    # its workers' mailboxes (`<host>.<s>.pidbox`, `reply.<s>.pidbox`)
+    mailboxes = (rf".+\.{re.escape(service)}\.pidbox",) if celery else ()
+    flower_replies = (_FLOWER_REPLIES,) if celery else ()
+    delays = (re.escape(CELERY_DELAY_ENTRY),) if celery else ()
     log = (re.escape(EVENT_LOG),) if service in LOG_READERS else ()
     # The dashboard peeks into every service's DLQ and replays by rejecting (read only).
     dlqs = (r".+\.dlq",) if service == "dashboard" else ()
@@ -110,9 +125,9 @@ def broker_permissions(service: str) -> Permissions:
     # Read on the shared exchanges is what binding one's own queue to them takes; write on
     # `shop.dlx`, what declaring a queue that dead-letters there and parking a message take.
     return Permissions(
-        configure=_any_of(own, *celery),
-        write=_any_of(*shared, own, *celery),
-        read=_any_of(*shared, own, *log, *dlqs, *celery),
+        configure=_any_of(own, *mailboxes, *flower_replies),
+        write=_any_of(*shared, own, *mailboxes, *flower_replies, *delays),
+        read=_any_of(*shared, own, *log, *dlqs, *mailboxes),
     )
 
 
@@ -125,7 +140,7 @@ def topic_permissions(service: str) -> tuple[TopicPermission, ...]:
         return events
     # a delayed task's routing key: 28 bits of its delay, then its task queue's routing key
     delayed = rf"^([01]\.){{28}}{re.escape(task_queue(service))}$"
-    return events + tuple(TopicPermission(exchange, delayed) for exchange in CELERY_DELAYED)
+    return (*events, TopicPermission(CELERY_DELAY_ENTRY, delayed))
 
 
 def redis_acl_rule(service: str, password: str, key_prefix: str = "") -> str:

@@ -3,7 +3,8 @@
 
 Task queues are private to a service (`<service>.tasks`) and are quorum queues on a
 topic exchange of the same name, which lets Celery's native delayed delivery carry
-retry countdowns without holding tasks in worker memory. A task is acked after it ran
+retry countdowns without holding tasks in worker memory (its delay queues are infra's, see
+`TaskConsumer`). A task is acked after it ran
 (`acks_late`), requeued if its worker dies (`reject_on_worker_lost`), dead-lettered to
 `<service>.dlq` once its retries are spent (at-least-once, like the event queues), published
 with confirms, one at a time per worker thread (prefetch 1), JSON only.
@@ -18,6 +19,7 @@ from typing import Any
 from celery import Celery, Task
 from celery.app.trace import LOG_SUCCESS
 from celery.signals import worker_process_shutdown, worker_shutdown
+from celery.worker.consumer import Consumer
 from flask import Flask, current_app
 from kombu import Exchange, Queue
 
@@ -60,6 +62,7 @@ def celery_app(
         accept_content=["json"],
         worker_prefetch_multiplier=1,
         worker_detect_quorum_queues=True,
+        worker_consumer=f"{__name__}:TaskConsumer",
         worker_hijack_root_logger=False,
         # Remote control and task events on exchanges named after the service, which only its
         # broker user may use: no service can command (or listen to) another's workers. Infra
@@ -75,6 +78,16 @@ def celery_app(
     _quiet_routine_task_logs()
     celery.set_default()
     return celery
+
+
+class TaskConsumer(Consumer):
+    """Celery's worker consumer without its DelayedDelivery step, which declares the delay
+    queues every Celery service's retries pass through and binds the task queue to them: infra
+    declares both (shared.topology.celery_delayed_topology and task_topology), since a service
+    that could declare those queues could also read or delete the others' pending retries."""
+
+    class Blueprint(Consumer.Blueprint):
+        default_steps = [s for s in Consumer.Blueprint.default_steps if not s.endswith(":DelayedDelivery")]
 
 
 def celery_init_app(app: Flask) -> Celery:

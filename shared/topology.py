@@ -7,8 +7,10 @@ subscribing service owns: its quorum queue bound to the event types it handles, 
 queues for retries with backoff, its dead-letter queue, and its own direct exchange
 `<service>.retry`, through which it moves messages into its delay queues and through which
 they, and replayed dead letters, come back: nobody needs to write to the default exchange,
-which reaches every queue. `celery_monitor_topology()` lets Flower, which uses Celery's default
-exchanges, reach the workers that use their service's own (exchange-to-exchange bindings).
+which reaches every queue. `task_topology()` is a Celery service's task queue, and
+`celery_delayed_topology()` the delay queues its retries wait in, both declared by infra;
+`celery_monitor_topology()` lets Flower, which uses Celery's default exchanges, reach the
+workers that use their service's own (exchange-to-exchange bindings).
 `declare()` applies a list of objects on a pika channel; `to_definitions()` exports the same
 list as RabbitMQ definitions.
 Arguments are spelled out explicitly (queue type, delivery limit) so RabbitMQ 3.10
@@ -24,6 +26,11 @@ from typing import Any
 
 import pika.exceptions
 import tenacity
+from kombu.transport.native_delayed_delivery import (
+    CELERY_DELAYED_DELIVERY_EXCHANGE,
+    MAX_LEVEL,
+    level_name,
+)
 
 log = logging.getLogger(__name__)
 
@@ -192,14 +199,60 @@ def service_topology(service: str, event_types: list[str] | tuple[str, ...]) -> 
 
 
 def task_topology(service: str) -> Topology:
-    """A Celery service's task queue as infra declares it beforehand: the queue Celery declares
-    too (same arguments), and the ways a dead task comes back when replayed."""
+    """A Celery service's task queue as infra declares it beforehand: the queue and exchange
+    Celery declares too (same arguments), the ways a dead task comes back when replayed, and
+    the way back from Celery's delay queues (celery_delayed_topology): a task retried with a
+    countdown is routed there by a key ending in its queue's name, `#.<service>.tasks`. Those
+    last bindings are what the worker's DelayedDelivery step would make, which shared.celery_app
+    leaves out: binding from `celery_delayed_delivery` takes read on it, and with read a service
+    could bind `#` and receive every other service's delayed tasks."""
     name = task_queue(service)
+    delayed_key = f"#.{name}"
     return [
         Exchange(retry_exchange(service), "direct"),
+        Exchange(name, "topic"),
         Queue(name, task_queue_arguments(service)),
+        Binding(name, name, name),
         Binding(retry_exchange(service), name, name),
         Binding(DEAD_LETTER_EXCHANGE, dead_letter_queue(service), name),
+        *celery_delayed_topology(),
+        ExchangeBinding(CELERY_DELAYED_DELIVERY_EXCHANGE, name, delayed_key),
+        Binding(name, name, delayed_key),
+    ]
+
+
+def celery_delayed_topology() -> Topology:
+    """Celery's native delayed delivery for quorum task queues, as kombu declares it
+    (kombu.transport.native_delayed_delivery; tests/unit/bus checks they agree): levels 27..0,
+    each a topic exchange and a queue holding a message 2^level seconds before dead-lettering
+    it to the next level; a delay's 28 bits, as the first 28 words of the routing key, choose at
+    each level whether the message waits there or passes straight on. After level 0 it reaches
+    `celery_delayed_delivery`, which routes it home by the rest of its key. Every Celery service's
+    retries pass through these same queues, so no service may declare, read or delete them:
+    infra declares them, and a service may only publish into `celery_delayed_27` with a key
+    that ends in its own task queue's name (infra/privileges.py)."""
+    objects: Topology = []
+    waits = "1.#"
+    for level in range(MAX_LEVEL, -1, -1):
+        name = level_name(level)
+        arguments = reliable_quorum(
+            **{
+                "x-message-ttl": 2**level * 1000,
+                "x-dead-letter-exchange": level_name(level - 1)
+                if level
+                else CELERY_DELAYED_DELIVERY_EXCHANGE,
+            }
+        )
+        objects += [Exchange(name, "topic"), Queue(name, arguments), Binding(name, name, waits)]
+        waits = "*." + waits
+    passes = "0.#"
+    for level in range(MAX_LEVEL, 0, -1):
+        objects.append(ExchangeBinding(level_name(level), level_name(level - 1), passes))
+        passes = "*." + passes
+    return [
+        *objects,
+        Exchange(CELERY_DELAYED_DELIVERY_EXCHANGE, "topic"),
+        ExchangeBinding(level_name(0), CELERY_DELAYED_DELIVERY_EXCHANGE, passes),
     ]
 
 

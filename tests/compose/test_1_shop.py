@@ -56,6 +56,11 @@ def test_nothing_answers_without_the_credentials_of_the_stack(shop: ComposeStack
     assert users == {"admin", *SERVICES}, "no guest, no user the definitions do not hold"
     assert requests.get(shop.url("FLOWER_PORT"), timeout=5).status_code == 401
     assert requests.get(shop.url("FLOWER_PORT"), auth=shop.admin, timeout=5).ok
+    # Flower inspects the workers through its own exchanges, and their answers come back
+    inspected = wait_until(
+        lambda: _flower_workers(shop), 60, interval=1, what="Flower's inspection of both Celery services"
+    )
+    assert {"payments", "notifications"} <= {name.split("@")[0] for name in inspected}
     assert requests.get(shop.url("SMTP_SINK_HTTP_PORT") + "/api/v1/messages", timeout=5).status_code == 401
 
     port = int(shop.ports["REDIS_PORT"])
@@ -112,3 +117,11 @@ def test_notification_workers_scale_to_four_consumers_and_back(shop: ComposeStac
     assert len(shop.containers("notifications-worker")) == 1
     wait_until(lambda: shop.consumers("notifications.tasks") == 1, 60, 0.5, "1 consumer on the queue")
     assert requests.get(shop.url("NOTIFICATIONS_PORT") + "/readyz", timeout=5).status_code == 200
+
+
+def _flower_workers(shop: ComposeStack) -> dict[str, dict]:
+    """The workers Flower got an inspection answer from (refreshed: it asks them now)."""
+    url = shop.url("FLOWER_PORT") + "/api/workers"
+    workers = requests.get(url, params={"refresh": "1"}, auth=shop.admin, timeout=30).json()
+    answered = {name: info for name, info in workers.items() if info.get("stats")}
+    return answered if {name.split("@")[0] for name in answered} >= {"payments", "notifications"} else {}

@@ -11,12 +11,16 @@ import pika
 import pika.exceptions
 import pytest
 from celery import Celery
+from celery.contrib.testing.worker import start_worker
 from celery.events.event import get_exchange
 from kombu import Connection
 
 from harness.sandbox import Sandbox
+from harness.waiting import wait_until
 from infra.stack import core_topology
 from shared import topology
+from shared.celery_app import celery_app
+from shared.settings import Settings
 
 STARTING_TOGETHER = 6
 
@@ -109,3 +113,23 @@ def test_a_service_cannot_broadcast_to_every_celery_service_through_flower_s_exc
     finally:
         if connection.is_open:
             connection.close()
+
+
+def test_flower_s_inspection_reaches_a_payments_worker_and_gets_its_answer(sandbox: Sandbox):
+    """A real worker of shared.celery_app, connected as the payments user, answers a ping sent
+    the way Flower sends it (the administrator, Celery's default exchanges): its reply goes to
+    `reply.celery.pidbox`, which its user may declare and write, never read."""
+    topology.apply(sandbox.amqp_url, core_topology())
+    settings = Settings(
+        service="payments",
+        amqp_url=sandbox.amqp_url_for("payments"),
+        redis_url=sandbox.redis_url_for("payments"),
+        redis_prefix=sandbox.redis_prefix,
+    )
+    worker = celery_app(settings)
+    flower = Celery("flower", broker=sandbox.amqp_url, set_as_current=False)
+    with start_worker(worker, pool="solo", perform_ping_check=False, shutdown_timeout=10):
+        replies = wait_until(
+            lambda: flower.control.ping(timeout=1.0), 30, what="a worker's answer to the ping"
+        )
+    assert [next(iter(reply.values())) for reply in replies] == [{"ok": "pong"}]

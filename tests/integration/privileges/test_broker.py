@@ -123,8 +123,9 @@ def test_a_service_does_its_own_work(as_user, shop_topology: Sandbox) -> None:
 
 
 def test_one_celery_service_cannot_reach_the_other_s_tasks_or_workers(as_user) -> None:
-    """Celery's shared delayed-delivery exchanges route only to one's own task queue, and
-    remote control lives on exchanges named after the service."""
+    """Celery's shared delay queues (declared by infra) take a service's delayed tasks only for
+    its own task queue, and it cannot declare, read, purge or delete them; remote control lives
+    on exchanges named after the service."""
 
     def send(user: str, exchange: str, routing_key: str) -> Callable[[], None]:
         return lambda: as_user(user).basic_publish(exchange, routing_key, b"{}")
@@ -132,9 +133,14 @@ def test_one_celery_service_cannot_reach_the_other_s_tasks_or_workers(as_user) -
     delay = "0." * 27 + "1."
     for service, other in (("payments", "notifications"), ("notifications", "payments")):
         for exchange in ("celery_delayed_27", "celery_delayed_0", "celery_delayed_delivery"):
-            as_user("payments").exchange_declare(exchange, "topic", durable=True)
             refused(send(service, exchange, f"{delay}{other}.tasks"))
             refused(send("orders", exchange, f"{delay}{other}.tasks"))
+            refused(lambda s=service, e=exchange: as_user(s).exchange_declare(e, "topic", durable=True))
+        for queue in ("celery_delayed_0", "celery_delayed_27"):
+            refused(lambda s=service, q=queue: as_user(s).queue_declare(q, passive=False, durable=True))
+            refused(lambda s=service, q=queue: as_user(s).basic_get(q))
+            refused(lambda s=service, q=queue: as_user(s).queue_purge(q))
+            refused(lambda s=service, q=queue: as_user(s).queue_delete(q))
         send(service, "celery_delayed_27", f"{delay}{service}.tasks")()
         # as kombu declares it (transient, not auto-delete); infra declared it already, for Flower
         as_user(service).exchange_declare(f"{service}.pidbox", "fanout", durable=False)

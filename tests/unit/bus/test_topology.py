@@ -249,3 +249,53 @@ def test_a_definition_conflict_fails_at_once(code: int):
     with pytest.raises(pika.exceptions.ChannelClosedByBroker):
         topology.declare_on(connection, topology.shared_topology(), first_delay_s=0)
     assert len(connection.channels) == 1
+
+
+class KombuRecorder:
+    """A channel (and its connection) that keeps what kombu declares on it, in our terms."""
+
+    def __init__(self) -> None:
+        self.declared: set[Any] = set()
+
+    def channel(self) -> KombuRecorder:
+        return self
+
+    def prepare_queue_arguments(self, arguments: dict[str, Any], **_: Any) -> dict[str, Any]:
+        return arguments
+
+    def exchange_declare(self, exchange: str, type: str, durable: bool, **_: Any) -> None:
+        self.declared.add(Exchange(exchange, type, durable=durable))
+
+    def queue_declare(self, queue: str, arguments: dict[str, Any], **_: Any) -> tuple[str, int, int]:
+        self.declared.add((queue, tuple(sorted(arguments.items()))))
+        return queue, 0, 0
+
+    def queue_bind(self, queue: str, exchange: str, routing_key: str, **_: Any) -> None:
+        self.declared.add(Binding(exchange, queue, routing_key))
+
+    def exchange_bind(self, destination: str, source: str, routing_key: str, **_: Any) -> None:
+        self.declared.add(ExchangeBinding(source, destination, routing_key))
+
+
+def test_infra_declares_celery_s_delay_queues_exactly_as_kombu_would():
+    """Celery's worker no longer declares them (shared.celery_app.TaskConsumer): infra's copy must
+    be kombu's to the letter, or retries would wait the wrong time or go nowhere."""
+    from kombu.transport.native_delayed_delivery import declare_native_delayed_delivery_exchanges_and_queues
+
+    kombu = KombuRecorder()
+    declare_native_delayed_delivery_exchanges_and_queues(kombu, "quorum")
+    ours = {
+        (o.name, tuple(sorted(o.arguments.items()))) if isinstance(o, Queue) else o
+        for o in topology.celery_delayed_topology()
+    }
+
+    assert ours == kombu.declared
+    assert len(ours) == 28 * 3 + 27 + 2
+
+
+def test_a_task_queue_is_bound_home_from_the_delay_queues_only_for_its_own_key():
+    topo = topology.task_topology("payments")
+
+    assert ExchangeBinding("celery_delayed_delivery", "payments.tasks", "#.payments.tasks") in topo
+    assert Binding("payments.tasks", "payments.tasks", "#.payments.tasks") in topo
+    assert not [o for o in topo if isinstance(o, ExchangeBinding) and "notifications" in o.destination]

@@ -53,16 +53,32 @@ def test_on_shop_events_a_service_may_publish_exactly_the_types_the_contract_giv
 def test_no_service_may_use_flower_s_exchanges_bound_to_the_celery_services(service: str) -> None:
     """Flower's broadcasts on `celery.pidbox` reach every Celery service's workers, and its queue
     on `celeryev` gets every service's task events: a service may neither write to the one nor
-    bind a queue to the other (read), nor change either or their bindings (configure)."""
+    bind a queue to the other (read), nor change either or their bindings (configure). Flower's
+    replies: a Celery service's workers answer there (kombu declares it first), nobody else; and
+    nobody reads them."""
     permissions = privileges.broker_permissions(service)
-    for flower_s in ("celery.pidbox", "celeryev", "reply.celery.pidbox"):
+    for flower_s in ("celery.pidbox", "celeryev"):
         assert not matches(permissions.configure, flower_s), flower_s
         assert not matches(permissions.write, flower_s), flower_s
         assert not matches(permissions.read, flower_s), flower_s
+    answers = service in privileges.CELERY_SERVICES
+    assert matches(permissions.configure, "reply.celery.pidbox") is answers
+    assert matches(permissions.write, "reply.celery.pidbox") is answers
+    assert not matches(permissions.read, "reply.celery.pidbox")
     if service in privileges.CELERY_SERVICES:  # its workers declare and use their own
         for own in (f"{service}.pidbox", f"reply.{service}.pidbox", f"{service}.celeryev"):
             assert matches(permissions.configure, own) and matches(permissions.write, own), own
             assert matches(permissions.read, own), own
+
+
+@pytest.mark.parametrize("service", privileges.CELERY_SERVICES)
+def test_no_service_may_declare_read_or_delete_celery_s_shared_delay_queues(service: str) -> None:
+    """Every Celery service's retries wait in the same `celery_delayed_<level>` queues: infra
+    declares them; a service only publishes into the first level (topic permissions limit the key)."""
+    permissions = privileges.broker_permissions(service)
+    for level in ("celery_delayed_27", "celery_delayed_3", "celery_delayed_0", "celery_delayed_delivery"):
+        assert not matches(permissions.configure, level) and not matches(permissions.read, level), level
+        assert matches(permissions.write, level) is (level == "celery_delayed_27"), level
 
 
 def test_the_definitions_bind_flower_s_exchanges_to_each_celery_service_s() -> None:
@@ -84,7 +100,7 @@ def test_celery_services_route_delayed_tasks_only_to_their_own_task_queue() -> N
     delay = "0." * 27 + "1."
     for service in privileges.CELERY_SERVICES:
         delayed = [t for t in privileges.topic_permissions(service) if t.exchange != "shop.events"]
-        assert {t.exchange for t in delayed} == set(privileges.CELERY_DELAYED)
+        assert {t.exchange for t in delayed} == {"celery_delayed_27"}
         assert all(matches(t.write, f"{delay}{service}.tasks") for t in delayed)
         assert not any(matches(t.write, f"{delay}orders.tasks") for t in delayed)
 
