@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from kombu.transport.native_delayed_delivery import MAX_LEVEL, level_name
+from kombu.transport.native_delayed_delivery import CELERY_DELAYED_DELIVERY_EXCHANGE, MAX_LEVEL, level_name
 
 from shared.contract import PUBLISHERS
 from shared.topology import (
@@ -40,16 +40,18 @@ TAGS = {"dashboard": ("monitoring",)}
 # (shared.celery_app), so they are its own objects. Native delayed delivery for quorum queues
 # uses queues Celery names for everyone (`celery_delayed_0..27`): infra declares them and binds
 # each task queue to them (shared.topology.celery_delayed_topology, task_topology), and a
-# Celery service may only publish into the first level, with a topic permission that lets it
-# route only to its own task queue: it can neither read, purge nor delete the others' pending
-# retries. Flower's exchanges (`celery.pidbox`, `celeryev`), which infra binds to the Celery
+# Celery service may only publish into the first level and into `celery_delayed_delivery` (a
+# task back from a delay carries that exchange in its delivery info, and Celery republishes a
+# retry without countdown there), with topic permissions that let it route only to its own
+# task queue: it can neither read, purge nor delete the others' pending retries.
+# Flower's exchanges (`celery.pidbox`, `celeryev`), which infra binds to the Celery
 # services' own (shared.topology.celery_monitor_topology), are the administrator's alone: a
 # service may not broadcast to every worker through them, nor watch every service's task
 # events. Its workers do answer Flower's inspections on Flower's `reply.celery.pidbox`, which
 # kombu declares before each reply: declare and write, never read, so a service could at worst
 # forge or disrupt a reply to the operator, never see another's. See docs/decisions.md, section 14.
 CELERY_SERVICES = ("payments", "notifications")
-CELERY_DELAY_ENTRY = level_name(MAX_LEVEL)
+CELERY_DELAY_ENTRIES = (level_name(MAX_LEVEL), CELERY_DELAYED_DELIVERY_EXCHANGE)
 _FLOWER_REPLIES = re.escape(f"reply.{CELERY_CONTROL_EXCHANGE}")
 
 # Commands no service needs and none may run: the whole keyspace, the server, other clients.
@@ -117,7 +119,7 @@ def broker_permissions(service: str) -> Permissions:
     # its workers' mailboxes (`<host>.<s>.pidbox`, `reply.<s>.pidbox`)
     mailboxes = (rf".+\.{re.escape(service)}\.pidbox",) if celery else ()
     flower_replies = (_FLOWER_REPLIES,) if celery else ()
-    delays = (re.escape(CELERY_DELAY_ENTRY),) if celery else ()
+    delays = tuple(map(re.escape, CELERY_DELAY_ENTRIES)) if celery else ()
     log = (re.escape(EVENT_LOG),) if service in LOG_READERS else ()
     # The dashboard peeks into every service's DLQ and replays by rejecting (read only).
     dlqs = (r".+\.dlq",) if service == "dashboard" else ()
@@ -140,7 +142,7 @@ def topic_permissions(service: str) -> tuple[TopicPermission, ...]:
         return events
     # a delayed task's routing key: 28 bits of its delay, then its task queue's routing key
     delayed = rf"^([01]\.){{28}}{re.escape(task_queue(service))}$"
-    return (*events, TopicPermission(CELERY_DELAY_ENTRY, delayed))
+    return (*events, *(TopicPermission(exchange, delayed) for exchange in CELERY_DELAY_ENTRIES))
 
 
 def redis_acl_rule(service: str, password: str, key_prefix: str = "") -> str:
