@@ -5,7 +5,7 @@ starts with no images). Three steps, each skipped when its inputs did not change
 rebuild with nothing changed takes seconds:
 
 1. root filesystems: mmdebstrap installs Debian packages into a tar that `docker import`
-   turns into a base image (python3 for the shop and Flower, RabbitMQ, Redis);
+   turns into a base image (python3 for the shop and Flower, RabbitMQ, Redis, Prometheus);
 2. a wheelhouse: `pip wheel` on the host (same glibc and Python 3.11 as the base) of the
    shop's and Flower's pinned requirements, which the builds install with --no-index;
 3. `docker build` of the shop's own Dockerfile on that base and of the stand-ins for the
@@ -48,13 +48,15 @@ DEBIAN_PYTHON_EXTRAS = ("async-timeout==5.0.1",)
 
 @dataclass(frozen=True)
 class RootFs:
-    """A base image made of Debian packages (`essential` plus these)."""
+    """A base image made of Debian packages (`essential` plus these), without the SLIM paths
+    nor its own `excluded` ones (files its packages bring that the container never reads)."""
 
     image: str
     packages: tuple[str, ...]
+    excluded: tuple[str, ...] = ()
 
     def recipe(self) -> str:
-        return digest(SUITE, *MIRRORS, *SLIM, *self.packages)
+        return digest(SUITE, *MIRRORS, *SLIM, *self.packages, *self.excluded)
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,12 @@ ROOT_FILESYSTEMS = (
     RootFs("shop-rootfs/python:bookworm", ("python3", "python3-venv", "passwd", "tzdata")),
     RootFs("shop-rootfs/rabbitmq:bookworm", ("rabbitmq-server",)),
     RootFs("shop-rootfs/redis:bookworm", ("redis-server",)),
+    # Prometheus' web UI reads one file of moment-timezone, whose package adds 210 MB of data.
+    RootFs(
+        "shop-rootfs/prometheus:bookworm",
+        ("prometheus", "busybox"),
+        excluded=("/usr/share/javascript/moment-timezone/data/*",),
+    ),
 )
 PYTHON_BASE = ROOT_FILESYSTEMS[0].image
 IMAGES = (
@@ -82,6 +90,7 @@ IMAGES = (
     Image("shop-offline/rabbitmq:3.10", HERE / "rabbitmq" / "Dockerfile", HERE / "rabbitmq"),
     Image("shop-offline/redis:7.0", HERE / "redis" / "Dockerfile", HERE / "redis"),
     Image("shop-offline/flower:2.0.1", HERE / "flower" / "Dockerfile", args={"BASE_IMAGE": PYTHON_BASE}),
+    Image("shop-offline/prometheus:2.42", HERE / "prometheus" / "Dockerfile", HERE / "prometheus"),
 )
 
 
@@ -126,7 +135,7 @@ def build_rootfs(rootfs: RootFs, started: float) -> None:
         "--quiet",
         "--variant=essential",
         f"--include={','.join(rootfs.packages)}",
-        *(f"--dpkgopt=path-exclude={path}" for path in SLIM),
+        *(f"--dpkgopt=path-exclude={path}" for path in (*SLIM, *rootfs.excluded)),
         SUITE,
         "-",
         *MIRRORS,
