@@ -27,6 +27,9 @@ DEV := $(BIN)/python -m infra.dev
 compose_services = $(if $(filter compose,$(MODE)),$(shell $(COMPOSE) --profile '*' config --services | grep -xE '$(SERVICE)(-[a-z]+)?'))
 # $(call by_mode,compose command,local command)
 by_mode = if [ "$(MODE)" = compose ]; then $(1); else $(2); fi
+# The operator endpoints' token from .env (infra/secrets.py): the dashboard asks for it once.
+print_operator_token = echo "operator token (Authorization: Bearer, asked for once by the dashboard): $$($(BIN)/python -c \
+  'from infra import secrets; print(secrets.environment().get("OPERATOR_TOKEN", ""))')"
 require_service = $(if $(SERVICE),,$(error SERVICE is required, e.g. SERVICE=payments or SERVICE=payments-worker))
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
@@ -46,11 +49,19 @@ check-services: venv ## Check that RabbitMQ and Redis answer on localhost
 test: venv check-services ## Run the whole test suite (unit, integration, e2e) on the real broker
 	$(BIN)/pytest $(PYTEST_ARGS)
 
+.PHONY: fuzz
+fuzz: venv ## Fuzz the decoder, handlers, dashboard view and email writer far longer than CI; prints the cases tried per fuzzer
+	HYPOTHESIS_PROFILE=long $(BIN)/pytest -q --timeout=0 --hypothesis-show-statistics tests/fuzz $(PYTEST_ARGS)
+
 .PHONY: lint
 lint: venv ## Ruff lint and format check, hadolint on the Dockerfiles
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/hadolint Dockerfile infra/images/*/Dockerfile
+
+.PHONY: k8s-check
+k8s-check: venv ## Render deploy/k8s's overlays with kustomize and validate every object, offline (tests/static/test_k8s.py)
+	$(BIN)/pytest -q tests/static/test_k8s.py
 
 .PHONY: images
 images: venv ## Build every image compose needs from Debian packages and PyPI (no registry needed)
@@ -64,13 +75,14 @@ secrets: venv ## Create .env with random passwords if missing, add the names it 
 run: venv secrets ## Run the whole stack: docker compose up --build --wait where Docker runs, else `make dev`
 	@if [ "$(MODE)" = compose ]; then \
 	  $(COMPOSE) up --build --detach --wait && $(COMPOSE) ps && \
-	  echo "UI http://localhost:8000  APIs :8001-8004  RabbitMQ http://localhost:15672  Flower http://localhost:5555  Mailpit http://localhost:8025" && \
-	  echo "logins (passwords in .env): RabbitMQ and Flower admin/RABBITMQ_ADMIN_PASSWORD, Mailpit mail/MAILPIT_UI_PASSWORD"; \
+	  echo "UI http://localhost:8000  APIs :8001-8004  RabbitMQ http://localhost:15672  Flower http://localhost:5555  Mailpit http://localhost:8025  Prometheus http://localhost:9090  Grafana http://localhost:3000  Jaeger http://localhost:16686" && \
+	  echo "logins (passwords in .env): RabbitMQ and Flower admin/RABBITMQ_ADMIN_PASSWORD, Mailpit mail/MAILPIT_UI_PASSWORD" && \
+	  $(print_operator_token); \
 	else $(MAKE) --no-print-directory dev; fi
 
 .PHONY: dev
 dev: venv secrets check-services ## Run the whole stack as local processes (supervisord) against local RabbitMQ/Redis
-	@$(DEV) up
+	@$(DEV) up && $(print_operator_token)
 
 .PHONY: down
 down: venv ## Stop the whole stack (compose keeps the volumes: the orders and queued messages stay)
@@ -133,4 +145,4 @@ load: venv ## Locust load test of the order API (running stack); USERS=50 DURATI
 
 .PHONY: help
 help: ## Show this help
-	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}'
+	@grep -hE '^[a-zA-Z0-9_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}'

@@ -31,6 +31,7 @@ import statistics
 import subprocess
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -70,7 +71,7 @@ def make_events(count: int) -> list[Event]:
         new_event(
             EVENT_TYPE,
             {
-                "order_id": f"o-{i}",
+                "order_id": str(uuid.UUID(int=i)),
                 "customer_email": "bench@example.com",
                 "items": [{"sku": "SKU-1", "qty": 1, "unit_price_cents": 1250}],
                 "total_cents": 1250,

@@ -54,9 +54,15 @@ def mail_url() -> str:
     return f"http://127.0.0.1:{port}"
 
 
+def operator_headers() -> dict[str, str]:
+    """What an operator action sends (notifications' knobs, loyalty's leaderboard): the
+    stack's OPERATOR_TOKEN, from the environment or .env."""
+    return {"Authorization": f"Bearer {_secrets().get('OPERATOR_TOKEN', '')}"}
+
+
 @functools.cache
 def _secrets() -> dict[str, str]:
-    """The compose stack's secrets (.env), read once: the mail count is polled."""
+    """The stack's secrets (.env, overridden by the environment), read once: the mail count is polled."""
     return secrets.environment()
 
 

@@ -31,6 +31,7 @@ from demos.common import (
     emit,
     mail_count,
     make,
+    operator_headers,
     report,
     require_stack,
     run_demo,
@@ -82,7 +83,7 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
 
 def notify_delay_ms() -> int:
     """The email delay the workers apply now (they re-read it at most once a second)."""
-    response = requests.get(SETTINGS.format(url("notifications")), timeout=5)
+    response = requests.get(SETTINGS.format(url("notifications")), headers=operator_headers(), timeout=5)
     if response.status_code != 200:
         raise DemoError(f"GET {SETTINGS.format(url('notifications'))} answered {response.status_code}")
     return response.json()["notify_delay_ms"]
@@ -90,7 +91,7 @@ def notify_delay_ms() -> int:
 
 def set_notify_delay_ms(value: int) -> None:
     address = SETTINGS.format(url("notifications"))
-    response = requests.put(address, json={"notify_delay_ms": value}, timeout=5)
+    response = requests.put(address, json={"notify_delay_ms": value}, headers=operator_headers(), timeout=5)
     if response.status_code != 200:
         raise DemoError(f"PUT {address} answered {response.status_code}: {response.text}")
 

@@ -31,6 +31,7 @@ from demos.common import (
     broker_url,
     emit,
     make,
+    operator_headers,
     report,
     require_stack,
     run_demo,
@@ -101,7 +102,7 @@ def history_proof() -> dict[str, Any]:
 
 def loyalty_stats() -> dict[str, int] | None:
     try:
-        response = requests.get(url("loyalty") + "/api/points", timeout=2)
+        response = requests.get(url("loyalty") + "/api/points", headers=operator_headers(), timeout=2)
     except requests.RequestException:
         return None
     return response.json()["stats"] if response.status_code == 200 else None

@@ -53,6 +53,11 @@ class Sandbox:
         """The run's password of a service's broker (`AMQP`) or Redis (`REDIS`) user."""
         return hashlib.sha256(f"{self.secret}:{service}:{kind}".encode()).hexdigest()[:32]
 
+    @property
+    def operator_token(self) -> str:
+        """The run's OPERATOR_TOKEN: what a test sends as the operator (`Authorization: Bearer`)."""
+        return self.password("operator", "TOKEN")
+
     def amqp_url_for(self, service: str) -> str:
         """The URL a service's processes connect with: its own user."""
         credentials = f"{self.user(service)}:{self.password(service)}"
@@ -63,7 +68,7 @@ class Sandbox:
 
     def env(self, services: Iterable[str] = SERVICES) -> dict[str, str]:
         """What local mode needs to run the shop inside this sandbox: the administrator's URLs,
-        the key prefix, and each service's user prefix and passwords."""
+        the key prefix, each service's user prefix and passwords, and the operator token."""
         passwords = {
             password_variable(service, kind): self.password(service, kind)
             for service in services
@@ -74,6 +79,7 @@ class Sandbox:
             "REDIS_URL": REDIS_URL,
             "REDIS_PREFIX": self.redis_prefix,
             "SHOP_USER_PREFIX": self.user_prefix,
+            "OPERATOR_TOKEN": self.operator_token,
             **passwords,
         }
 

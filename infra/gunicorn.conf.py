@@ -1,4 +1,5 @@
-"""Gunicorn settings shared by every service's web process (the bind address is in infra/Procfile).
+"""Gunicorn settings shared by every service's web process. The bind address is in
+infra/Procfile: BIND_HOST, 127.0.0.1 in local mode unless told otherwise, 0.0.0.0 in compose.
 
 Threads rather than more processes: requests mostly wait on Redis, and each worker process
 holds its own Redis pool and metrics flusher. Access lines are left to the services' JSON

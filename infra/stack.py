@@ -57,6 +57,7 @@ REDIS_DB = {"orders": 1, "payments": 2, "notifications": 3, "dashboard": 4, "loy
 
 # Process types that keep no port and no state: run as many replicas as needed.
 SCALABLE_KINDS = ("relay", "consumer", "worker")
+WEB_KINDS = ("api", "web")  # the processes that serve HTTP (`<service>-api`, `dashboard-web`)
 
 # Services that `make dev` / `make run` do not start: the subscriber demo adds them to a
 # running shop (`make start SERVICE=loyalty`), to show a new consumer joining without
@@ -154,7 +155,17 @@ class Infra:
     # the dashboard's own localhost default, which is right in local mode.
     management_url_template: str = ""
     orders_url: str = ""
+    # Where the dashboard's journey view finds an order's trace (Jaeger's query API) and where a
+    # browser opens it; empty: no Jaeger, the journey comes from the events alone.
+    jaeger_query_url: str = ""
+    jaeger_ui_url: str = ""
+    # Where every process sends its spans (OTEL_EXPORTER_OTLP_ENDPOINT, OTLP over HTTP); empty:
+    # nothing is passed, and tracing stays off unless the environment's own OTEL_* switch it on.
+    otlp_endpoint: str = ""
     user_prefix: str = ""  # a test run's users are `<vhost>-<service>`, beside a developer's
+    # Where the web processes listen: this machine only in local mode, unless BIND_HOST says
+    # otherwise; every interface inside a container (compose publishes ports on 127.0.0.1).
+    bind_host: str = "127.0.0.1"
 
     def user(self, service: str) -> str:
         return user_name(service, self.user_prefix)
@@ -180,6 +191,10 @@ COMPOSE_INFRA = Infra(
     smtp_url="smtp://mailpit:1025",
     management_url_template="http://{user}:{password}@rabbitmq:15672",
     orders_url="http://orders-api:8001",
+    jaeger_query_url="http://jaeger:16686",
+    jaeger_ui_url="http://localhost:16686",
+    otlp_endpoint="http://jaeger:4318",
+    bind_host="0.0.0.0",
 )
 
 DEFAULT_AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/%2F"
@@ -196,6 +211,7 @@ def local_infra(environ: Mapping[str, str]) -> Infra:
         smtp_url=f"smtp://127.0.0.1:{environ.get('SMTP_SINK_PORT', '1025')}",
         management_url_template=f"http://{{user}}:{{password}}@{urlsplit(amqp_url).hostname}:15672",
         user_prefix=environ.get("SHOP_USER_PREFIX", ""),
+        bind_host=environ.get("BIND_HOST", "127.0.0.1"),
     )
 
 
@@ -208,8 +224,17 @@ def process_environment(process: Process, infra: Infra, environ: Mapping[str, st
         "REDIS_URL": infra.redis_url_for(process.service, environ),
         "SMTP_URL": infra.smtp_url,
     }
+    if infra.otlp_endpoint:
+        environment["OTEL_EXPORTER_OTLP_ENDPOINT"] = infra.otlp_endpoint
+    if process.kind in WEB_KINDS:
+        # the operator endpoints' token (.env); without one they refuse everyone
+        environment["BIND_HOST"] = infra.bind_host
+        environment["OPERATOR_TOKEN"] = environ.get("OPERATOR_TOKEN", "")
     if process.service == "dashboard":
         environment["MANAGEMENT_URL"] = infra.management_url("dashboard", environ)
         if infra.orders_url:
             environment["ORDERS_URL"] = infra.orders_url
+        if infra.jaeger_query_url and process.kind in WEB_KINDS:
+            environment["JAEGER_QUERY_URL"] = infra.jaeger_query_url
+            environment["JAEGER_UI_URL"] = infra.jaeger_ui_url
     return environment

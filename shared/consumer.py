@@ -13,11 +13,14 @@ returned; completed deliveries are acked together (`multiple=True` up to the fir
 still in progress), which is what lets the consumer keep up with the broker. A failure is
 retried through the service's delay queues (1 s, 5 s, 25 s); after the last attempt, or at
 once for an invalid event or a `PermanentError`, the message goes to `<service>.dlq` with
-the reason and the attempt count in its headers. An event is accepted only from the broker
-user that owns its type (its `user_id`, which the broker checks) or from the service's own user
-(a message it moved itself); anything else is parked at once as `forged`. SIGTERM stops
-taking messages, lets running handlers finish, returns the rest to the queue unstarted and
-exits 0. The broker connection is re-established with backoff when it drops.
+the reason and the attempt count in its headers. Headers are the publisher's to write: an
+`x-attempt` that is not a count of ours counts as none (`previous_attempts`), and a header
+pika cannot send again is dropped when the message is moved, so no header crashes the
+consumer. An event is accepted only from the broker user that owns its type (its `user_id`,
+which the broker checks) or from the service's own user (a message it moved itself); anything
+else is parked at once as `forged`. SIGTERM stops taking messages, lets running handlers
+finish, returns the rest to the queue unstarted and exits 0. The broker connection is
+re-established with backoff when it drops.
 """
 
 from __future__ import annotations
@@ -35,16 +38,19 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pika
+import pika.data
 import pika.exceptions
+from opentelemetry.trace import StatusCode
 
 from shared import topology
 from shared.bootstrap import Bootstrap, Handler
 from shared.contract import authentic, publisher_users
-from shared.envelope import InvalidEvent, decode
+from shared.envelope import Event, InvalidEvent, decode
 from shared.logs import configure_logging, event_context
 from shared.metrics import EVENTS_CONSUMED, HANDLER_SECONDS, start_flusher
 from shared.publisher import forwarded_properties
 from shared.settings import ConsumerSettings, Settings
+from shared.tracing import processing, start_tracing
 
 log = logging.getLogger(__name__)
 
@@ -163,32 +169,63 @@ class _Session:
 
     def _park(self, delivery: Delivery, outcome: Outcome) -> bool:
         """Move the message to a retry queue or the DLQ (confirmed) before its ack."""
-        service = self.service
-        headers = dict(delivery.properties.headers or {})
-        headers[ATTEMPT_HEADER] = outcome.attempt
-        headers[ERROR_HEADER] = outcome.error[:1000]
-        headers.setdefault("x-original-routing-key", delivery.routing_key)
-        if outcome.action == "retry":
-            headers.pop(REASON_HEADER, None)  # a replayed message failing again is not parked (yet)
-            delay = topology.RETRY_DELAYS_S[outcome.attempt - 1]
-            exchange, key = topology.retry_exchange(service), topology.retry_queue(service, delay)
-        else:
-            headers[REASON_HEADER] = outcome.reason
-            headers["x-dead-lettered-at"] = datetime.now(UTC).isoformat()
-            exchange, key = topology.DEAD_LETTER_EXCHANGE, service
-        props = delivery.properties
+        return move(self.side, self.service, self.user, delivery, outcome)
+
+
+def previous_attempts(headers: dict[str, Any]) -> int:
+    """How often the message was tried before, as our own `x-attempt` counts: whatever else a
+    publisher put there (text, a negative or fractional number, a list...) counts as none, and
+    a count past the last retry as the last one."""
+    count = headers.get(ATTEMPT_HEADER)
+    if not isinstance(count, int) or isinstance(count, bool) or count < 0:
+        return 0
+    return min(count, len(topology.RETRY_DELAYS_S))
+
+
+def move(side: Any, service: str, user: str, delivery: Delivery, outcome: Outcome) -> bool:
+    """Publish the message to a retry queue or to the service's DLQ on the confirm-mode channel
+    `side`; False if the broker did not take it. `user` vouches for the sender unless the
+    reason is one of `UNVOUCHED`."""
+    headers = _encodable(delivery.properties.headers or {})
+    headers[ATTEMPT_HEADER] = outcome.attempt
+    # backslashreplace: a lone surrogate (from a JSON escape) cannot be sent as UTF-8
+    headers[ERROR_HEADER] = outcome.error[:1000].encode("utf-8", "backslashreplace").decode()
+    headers.setdefault("x-original-routing-key", delivery.routing_key)
+    if outcome.action == "retry":
+        headers.pop(REASON_HEADER, None)  # a replayed message failing again is not parked (yet)
+        delay = topology.RETRY_DELAYS_S[outcome.attempt - 1]
+        exchange, key = topology.retry_exchange(service), topology.retry_queue(service, delay)
+    else:
+        headers[REASON_HEADER] = outcome.reason
+        headers["x-dead-lettered-at"] = datetime.now(UTC).isoformat()
+        exchange, key = topology.DEAD_LETTER_EXCHANGE, service
+    props = delivery.properties
+    try:
+        side.basic_publish(
+            exchange,
+            key,
+            delivery.body,
+            forwarded_properties(props, headers, None if outcome.reason in UNVOUCHED else user),
+            mandatory=True,
+        )
+    except (pika.exceptions.UnroutableError, pika.exceptions.NackError) as exc:
+        log.error("could not park message (%s); returning it to the queue", exc)
+        return False
+    return True
+
+
+def _encodable(headers: dict[str, Any]) -> dict[str, Any]:
+    """The headers pika can send again: it decodes floats (and huge decimals) another client
+    sent, but cannot encode them; such a header is dropped rather than the message left stuck."""
+    kept = {}
+    for name, value in headers.items():
         try:
-            self.side.basic_publish(
-                exchange,
-                key,
-                delivery.body,
-                forwarded_properties(props, headers, None if outcome.reason in UNVOUCHED else self.user),
-                mandatory=True,
-            )
-        except (pika.exceptions.UnroutableError, pika.exceptions.NackError) as exc:
-            log.error("could not park message (%s); returning it to the queue", exc)
-            return False
-        return True
+            pika.data.encode_table([], {name: value})
+        except Exception:  # pika raises several kinds (unsupported type, struct overflow)
+            log.warning("dropping header %r that cannot be sent again", name)
+            continue
+        kept[name] = value
+    return kept
 
 
 class EventConsumer:
@@ -312,12 +349,20 @@ class EventConsumer:
     ) -> Outcome:
         """`sender`: the message's user_id, i.e. the broker user that published it."""
         # A parked message that is back here was replayed from the DLQ: a full set of retries again.
-        attempt = 1 if REASON_HEADER in headers else int(headers.get(ATTEMPT_HEADER, 0)) + 1
+        attempt = 1 if REASON_HEADER in headers else previous_attempts(headers) + 1
         try:
             event = decode(body, any_type=self.observes_any_type)
         except InvalidEvent as exc:
             EVENTS_CONSUMED.labels(routing_key, "dead_lettered").inc()
-            return Outcome("dead_letter", reason="invalid", error=str(exc), attempt=attempt)
+            event, outcome = None, Outcome("dead_letter", reason="invalid", error=str(exc), attempt=attempt)
+        with processing(self.service, routing_key, headers, event) as span:
+            if event is not None:
+                outcome = self._handled(event, sender, attempt)
+            if span is not None and outcome.action != "ack":
+                span.set_status(StatusCode.ERROR, f"{outcome.action}: {outcome.reason or outcome.error}")
+            return outcome
+
+    def _handled(self, event: Event, sender: str | None, attempt: int) -> Outcome:
         if not authentic(self.senders, event.type, sender, self.user):
             owner = self.senders[event.type]
             log.warning("forged %s %s from %r (only %r publishes it)", event.type, event.id, sender, owner)
@@ -358,6 +403,7 @@ def run_service_consumer(settings: ConsumerSettings, bootstrap: Bootstrap, **ove
     loop until SIGTERM, with the prefetch and handler threads of its settings
     (`<SERVICE>_CONSUMER_PREFETCH`, `<SERVICE>_CONSUMER_WORKERS`)."""
     configure_logging(settings, "consumer")
+    start_tracing(settings.service, "consumer")
     redis = settings.connect_redis()
     stop_flusher = start_flusher(redis, settings.key("metrics"))
     handlers = bootstrap(settings, redis, **overrides).events

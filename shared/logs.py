@@ -1,4 +1,5 @@
-"""JSON logs that carry the event id and correlation id of the work in hand."""
+"""JSON logs that carry the event id and correlation id of the work in hand, and with tracing
+on the `trace_id` and `span_id` of the span in progress."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from typing import Any
 from pythonjsonlogger.json import JsonFormatter
 
 from shared.settings import Settings
+from shared.tracing import current_ids
 
 _context: contextvars.ContextVar[dict[str, str] | None] = contextvars.ContextVar("log_context", default=None)
 
@@ -45,6 +47,9 @@ class _ContextFilter(logging.Filter):
         record.process_type = self.process
         for key, value in (_context.get() or {}).items():
             setattr(record, key, value)
+        span_ids = current_ids()
+        if span_ids is not None:
+            record.trace_id, record.span_id = span_ids
         return True
 
 

@@ -32,6 +32,7 @@ import pika.exceptions
 from shared.envelope import CONTENT_TYPE, Event
 from shared.metrics import EVENTS_PUBLISHED
 from shared.topology import EVENTS_EXCHANGE
+from shared.tracing import Outgoing, publishing, tracing_on
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +61,10 @@ class Message:
     properties: pika.BasicProperties
 
 
-def event_message(event: Event, exchange: str = EVENTS_EXCHANGE) -> Message:
+def event_message(
+    event: Event, exchange: str = EVENTS_EXCHANGE, headers: dict[str, str] | None = None
+) -> Message:
+    """`headers`: the trace context of the publish (`shared.tracing.publishing`), when tracing."""
     return Message(
         exchange=exchange,
         routing_key=event.type,
@@ -73,6 +77,7 @@ def event_message(event: Event, exchange: str = EVENTS_EXCHANGE) -> Message:
             type=event.type,
             app_id=event.source,
             timestamp=int(event.time.timestamp()),
+            headers=headers,
         ),
     )
 
@@ -134,8 +139,18 @@ class Publisher:
         self.publish_many([event], timeout=timeout)
 
     def publish_many(self, events: list[Event], timeout: float = 30.0) -> None:
-        """Publish events with all confirms in flight at once; retry lost ones."""
-        self.send_many([event_message(e) for e in events], timeout=timeout)
+        """Publish events with all confirms in flight at once; retry lost ones. Traced, each event
+        carries its publish span in its AMQP headers and as its envelope's `traceparent`."""
+        if not tracing_on():
+            self.send_many([event_message(e) for e in events], timeout=timeout)
+            return
+        outgoing = [Outgoing(e.type, e.id, e.traceparent) for e in events]
+        with publishing(EVENTS_EXCHANGE, outgoing) as trace_headers:
+            messages = [
+                event_message(e.model_copy(update={"traceparent": headers["traceparent"]}), headers=headers)
+                for e, headers in zip(events, trace_headers, strict=True)
+            ]
+            self.send_many(messages, timeout=timeout)
 
     def send_many(self, messages: list[Message], timeout: float = 30.0) -> None:
         deadline = time.monotonic() + timeout

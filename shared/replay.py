@@ -17,12 +17,15 @@ import pika
 import pika.exceptions
 
 from shared import topology
+from shared.consumer import Delivery, Outcome
 from shared.contract import authentic
 from shared.envelope import Event, InvalidEvent, decode
 
 log = logging.getLogger(__name__)
 
 Offset = str | int | datetime
+# What a reader does with an entry it cannot take: the entry (its tag is its offset) and why.
+Refused = Callable[[Delivery, Outcome], None]
 
 
 def read_log(
@@ -34,13 +37,15 @@ def read_log(
     prefetch: int = 500,
     any_type: bool = False,
     senders: Mapping[str, str] | None = None,
+    refused: Refused | None = None,
 ) -> Iterator[tuple[int, Event]]:
     """Yield (offset, event) from `start`; stop after `idle_timeout_s` without a message
     (None: follow live until `should_stop()`). Undecodable entries are logged and skipped:
     the log is history, not a work queue. `any_type`: also the types the contract does not
     list yet (see envelope.decode). `senders` (event type → the broker user that owns it, see
     contract.publisher_users): an entry another user published is skipped as forged, as a
-    consumer would park it.
+    consumer would park it. `refused`, if given, gets each skipped entry with the reason a
+    consumer would park it with (`invalid`, `forged`), e.g. to park it in the reader's own DLQ.
     """
     connection = pika.BlockingConnection(pika.URLParameters(amqp_url))
     try:
@@ -60,15 +65,17 @@ def read_log(
                     break
                 continue
             channel.basic_ack(method.delivery_tag)
+            entry = Delivery(stream_offset(props.headers or {}), method.routing_key, props, body)
             try:
                 event = decode(body, any_type=any_type)
             except InvalidEvent as exc:
-                log.warning("skipping undecodable log entry: %s", exc)
+                _skip(entry, Outcome("dead_letter", "invalid", str(exc)), refused)
                 continue
             if senders is not None and not authentic(senders, event.type, props.user_id):
-                log.warning("skipping forged %s %s from %r", event.type, event.id, props.user_id)
+                error = f"{event.type} {event.id} published by {props.user_id!r}, not by its owner"
+                _skip(entry, Outcome("dead_letter", "forged", error), refused)
                 continue
-            yield int((props.headers or {}).get("x-stream-offset", -1)), event
+            yield entry.tag, event
             if should_stop():
                 break
         channel.cancel()
@@ -78,3 +85,16 @@ def read_log(
         with contextlib.suppress(pika.exceptions.AMQPError):
             if connection.is_open:
                 connection.close()
+
+
+def _skip(entry: Delivery, outcome: Outcome, refused: Refused | None) -> None:
+    log.warning("skipping log entry %d (%s): %s", entry.tag, outcome.reason, outcome.error)
+    if refused is not None:
+        refused(entry, outcome)
+
+
+def stream_offset(headers: Mapping[str, Any]) -> int:
+    """The entry's offset, which the broker adds on delivery (-1 if a header in its place is not one)."""
+    offset = headers.get("x-stream-offset")
+    # int(): pika reads a long as its own subclass of int, which hiredis does not take
+    return int(offset) if isinstance(offset, int) and not isinstance(offset, bool) else -1

@@ -9,9 +9,11 @@ service reads, in that service's `settings.py`, whose class extends `Settings`).
 from __future__ import annotations
 
 import functools
+from typing import Annotated
 from urllib.parse import unquote, urlsplit
 
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from redis import Redis
 
 # A stalled Redis fails a call instead of hanging it (a handler on a consumer's I/O thread
@@ -34,6 +36,28 @@ class ShopSettings(BaseSettings):
     log_level: str = "INFO"
     gunicorn_workers: int = 2
     gunicorn_threads: int = 4
+    # The bearer token of the operator endpoints (.env's OPERATOR_TOKEN); empty: they refuse everyone.
+    operator_token: SecretStr = SecretStr("")
+    # The Host names the web processes answer to (Flask's TRUSTED_HOSTS), comma-separated:
+    # local mode's and the compose services' names; a leading dot admits every subdomain.
+    trusted_hosts: Annotated[tuple[str, ...], NoDecode] = (
+        "localhost",
+        "127.0.0.1",
+        "orders-api",
+        "payments-api",
+        "notifications-api",
+        "dashboard-web",
+        "loyalty-api",
+    )
+
+    @field_validator("trusted_hosts", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        return (
+            tuple(name.strip() for name in value.split(",") if name.strip())
+            if isinstance(value, str)
+            else value
+        )
 
 
 class Settings(ShopSettings):

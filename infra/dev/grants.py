@@ -3,13 +3,17 @@
 `make dev` (and every test run, for its own vhost and user prefix) creates or updates them as
 the administrator of AMQP_URL (RabbitMQ's management API) and of REDIS_URL (`ACL SETUSER`), and
 the test sandbox deletes them afterwards. Local mode leaves the developer's own users, Redis'
-`default` included, as they are.
+`default` included, as they are. A broker on this machine also gets the largest message size
+the compose broker has (infra/rabbitmq/rabbitmq.conf), until it restarts.
 """
 
 from __future__ import annotations
 
 import base64
+import functools
 import json
+import logging
+import subprocess
 import urllib.error
 import urllib.request
 from collections.abc import Iterable, Mapping
@@ -19,6 +23,11 @@ from redis import Redis
 
 from infra import privileges
 from infra.stack import DEFAULT_AMQP_URL, DEFAULT_REDIS_URL, amqp_password, local_infra, service_password
+
+log = logging.getLogger(__name__)
+# The largest message the broker takes, as `max_message_size` in infra/rabbitmq/rabbitmq.conf:
+# far above the largest event the contract allows, far below RabbitMQ's default (128 MiB).
+MAX_MESSAGE_BYTES = 1024 * 1024
 
 
 class BrokerAdmin:
@@ -32,6 +41,7 @@ class BrokerAdmin:
         login = f"{self.login}:{unquote(parts.password or 'guest')}"
         self._auth = "Basic " + base64.b64encode(login.encode()).decode()
         self._timeout_s = timeout_s
+        self.is_local = parts.hostname in (None, "localhost", "127.0.0.1", "::1")
 
     def call(self, method: str, path: str, body: object = None) -> None:
         request = urllib.request.Request(
@@ -75,6 +85,8 @@ def grant(environ: Mapping[str, str], services: Iterable[str] = privileges.SERVI
     """Create or update each service's broker user (on AMQP_URL's vhost) and Redis user."""
     infra = local_infra(environ)
     broker = BrokerAdmin(environ.get("AMQP_URL", DEFAULT_AMQP_URL))
+    if broker.is_local:
+        limit_message_size()
     redis = _admin_redis(environ)
     prefix = environ.get("REDIS_PREFIX", "")
     try:
@@ -98,6 +110,17 @@ def revoke(environ: Mapping[str, str], services: Iterable[str] = privileges.SERV
             redis.execute_command("ACL", "DELUSER", infra.user(service))
     finally:
         redis.close()
+
+
+@functools.cache  # once per process: the setting is the node's, not the vhost's
+def limit_message_size(max_bytes: int = MAX_MESSAGE_BYTES) -> None:
+    """Set the running local node's `max_message_size` (rabbitmqctl: the management API has no call
+    for it); a node this user may not administer (no Erlang cookie) keeps its own, with a warning."""
+    command = ["rabbitmqctl", "-q", "eval", f"application:set_env(rabbit, max_message_size, {max_bytes})."]
+    try:
+        subprocess.run(command, check=True, capture_output=True, timeout=60)
+    except (OSError, subprocess.SubprocessError) as exc:
+        log.warning("could not limit the broker's message size to %d bytes: %s", max_bytes, exc)
 
 
 def _admin_redis(environ: Mapping[str, str]) -> Redis:

@@ -1,4 +1,5 @@
-"""The dashboard's consumer process: every event on the bus into the dashboard's live feed.
+"""The dashboard's consumer process: every event on the bus into the dashboard's live feed,
+as anonymous browsers may see it (payment tokens dropped, emails masked: feed.append).
 
 Its queue `dashboard` is bound to `#`: every event type, including ones added later, even
 before `shared/contract.py` lists them (their data is shown as sent).

@@ -33,6 +33,8 @@ from shared.topology import dead_letter_queue, task_queue
 
 SERVICE_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
 MAX_IN_HAND = 500  # messages received but not yet settled, per peek or replay
+MAX_COUNT = 10**9  # beyond any real attempt or replay count
+MAX_TEXT = 1000  # characters of a reason, an error or a time the panel shows
 
 
 class NoSuchQueue(LookupError):
@@ -59,25 +61,22 @@ def message_key(message_id: str | None, body: bytes) -> str:
     return message_id or "sha256:" + hashlib.sha256(body).hexdigest()[:16]
 
 
-def describe(headers: dict[str, Any] | None, body: bytes, message_id: str | None = None) -> DeadLetter:
-    """Why and when a message was dead-lettered, from the consumer's headers or the broker's x-death."""
-    headers = headers or {}
-    deaths = [death for death in headers.get("x-death") or [] if isinstance(death, dict)]
-    # the latest death elsewhere than in a DLQ: a DLQ's own entries count its replays
-    first_death = next((d for d in deaths if not _text(d.get("queue")).endswith(".dlq")), {})
-    replays = sum(int(d.get("count", 1)) for d in deaths if _text(d.get("queue")).endswith(".dlq"))
-    reason = _text(headers.get(REASON_HEADER)) or _text(first_death.get("reason")) or "unknown"
-    attempts = headers.get(ATTEMPT_HEADER, first_death.get("count"))
-    when = headers.get("x-dead-lettered-at") or first_death.get("time")
-    if isinstance(when, datetime):
-        when = when.astimezone(UTC).isoformat()
+def describe(headers: Any, body: bytes, message_id: str | None = None) -> DeadLetter:
+    """Why and when a message was dead-lettered, from the consumer's headers or the broker's x-death.
+
+    Whoever published the message chose its headers: each is read for what it should be
+    and, when it is anything else, shown as missing.
+    """
+    headers = headers if isinstance(headers, dict) else {}
+    death, replays = _deaths(headers.get("x-death"))
+    attempts = _count(headers.get(ATTEMPT_HEADER))
     event_type, order_id = _event_identity(body)
     return DeadLetter(
         key=message_key(message_id, body),
-        reason=reason,
-        error=_text(headers.get(ERROR_HEADER)) or _broker_error(first_death),
-        attempts=int(attempts) if attempts is not None else None,
-        dead_lettered_at=_text(when) or None,
+        reason=_text(headers.get(REASON_HEADER)) or _text(death.get("reason")) or "unknown",
+        error=_text(headers.get(ERROR_HEADER)) or _broker_error(death),
+        attempts=attempts if attempts is not None else _count(death.get("count")),
+        dead_lettered_at=_moment(headers.get("x-dead-lettered-at")) or _moment(death.get("time")),
         replays=replays,
         event_type=event_type,
         order_id=order_id,
@@ -85,10 +84,44 @@ def describe(headers: dict[str, Any] | None, body: bytes, message_id: str | None
     )
 
 
+def _deaths(x_death: Any) -> tuple[dict[str, Any], int]:
+    """The latest death elsewhere than in a DLQ, and the replays: a DLQ's own deaths count them.
+    (x-death lists the latest death first, one entry per queue and reason.)"""
+    latest: dict[str, Any] = {}
+    replays = 0
+    for death in x_death if isinstance(x_death, list) else []:
+        if not isinstance(death, dict):
+            continue
+        if _text(death.get("queue")).endswith(".dlq"):
+            count = _count(death.get("count"))
+            replays += 1 if count is None else count
+        elif not latest:
+            latest = death
+    return latest, replays
+
+
+def _count(value: Any) -> int | None:
+    """A count header: a whole number from 0 to MAX_COUNT, or None."""
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_COUNT:
+        return value
+    return None
+
+
+def _moment(value: Any) -> str | None:
+    """A time header: an AMQP timestamp (a datetime; one without zone taken as UTC) or the text sent."""
+    if isinstance(value, datetime):
+        try:
+            return (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(UTC).isoformat()
+        except (OverflowError, ValueError):
+            return None
+    return _text(value) or None
+
+
 def _text(value: Any) -> str:
+    """A text header, cut to what the panel shows; anything else (a number, a table) is no text."""
     if isinstance(value, bytes):
-        return value.decode("utf-8", errors="replace")
-    return "" if value is None else str(value)
+        value = value.decode("utf-8", errors="replace")
+    return value[:MAX_TEXT] if isinstance(value, str) else ""
 
 
 def _broker_error(death: dict[str, Any]) -> str:

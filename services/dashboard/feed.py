@@ -1,10 +1,15 @@
-"""How events reach the browser sessions: recent history from the log, live ones from a Redis stream.
+"""How events reach the browser sessions: the dashboard's own feed, a capped Redis stream.
 
 The dashboard's consumer process is the only reader of the `dashboard` queue (a queue's
 replicas compete for messages, they don't each get a copy). It appends every event to a
 capped Redis stream in the dashboard's namespace; every browser session, in any web
-worker, follows that stream with XREAD. So the web process scales to any number of
+worker, reads its recent history from that stream (XREVRANGE) and then follows it (XREAD).
+So a browser session costs no AMQP connection, the web process scales to any number of
 workers and threads, and a browser sees the same events whichever worker serves it.
+
+What the feed keeps is already fit for anonymous browsers: payment tokens never leave
+orders and payments, so they are dropped here, and email addresses are masked. The events
+are kept untyped, as sent (the view reads every field defensively).
 
 Delivery is at least once, so the feed may hold an event twice; sessions drop duplicates
 by event id (see view.DashboardView), which is why the consumer keeps no processed-marker.
@@ -12,28 +17,57 @@ by event id (see view.DashboardView), which is why the consumer keeps no process
 
 from __future__ import annotations
 
-import contextlib
+import json
+import math
+import re
 import time
-from collections import Counter, deque
-from collections.abc import Iterator, Mapping
+from collections import Counter
 from datetime import datetime
 from typing import Any
 
-import pika.exceptions
+from pydantic import ValidationError
 
 from services.dashboard.view import NOT_SHOWN
-from shared.envelope import Event, InvalidEvent, decode
-from shared.replay import read_log
+from shared.envelope import Event
 
 FEED_MAX_EVENTS = 20_000
 START = "0-0"
+SECRET_FIELDS = frozenset({"payment_token"})
+_LOCAL_PART = r"[^@\s<>\"',;:()\[\]]"  # a character of an address before its @
+# Tried from the start of a run of such characters only: linear in the text, however long.
+EMAIL = re.compile(rf"(?<!{_LOCAL_PART})({_LOCAL_PART}){_LOCAL_PART}*@([^@\s]+)")
+MAX_DEPTH = 16  # nesting kept of an event's data; deeper junk is dropped
+
+
+def mask_email(text: str) -> str:
+    """`jane@example.com` → `j***@example.com`, for every address in the text."""
+    return EMAIL.sub(r"\1***@\2", text)
+
+
+def redact(value: Any, depth: int = 0) -> Any:
+    """An event's data as the dashboard may keep and show it: secret fields dropped, email
+    addresses masked, at any depth; what JSON cannot carry to a browser (NaN, infinities) and
+    junk deeper than anyone shows are left out."""
+    if depth > MAX_DEPTH:
+        return None
+    if isinstance(value, dict):
+        return {key: redact(item, depth + 1) for key, item in value.items() if key not in SECRET_FIELDS}
+    if isinstance(value, list):
+        return [redact(item, depth + 1) for item in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, datetime):  # a typed field (an order's `placed_at`), as JSON writes it
+        return value.isoformat()
+    return mask_email(value) if isinstance(value, str) else value
 
 
 def append(redis: Any, feed_key: str, event: Event) -> None:
     """The consumer's handler for every event type."""
+    # the data as decoded, not as pydantic writes JSON: that refuses a lone surrogate JSON allows
+    kept = {**event.model_dump(mode="json", exclude={"data"}), "data": redact(event.data.model_dump())}
     redis.xadd(
         feed_key,
-        {"event": event.to_json(), "source": event.source, "type": event.type},
+        {"event": json.dumps(kept, allow_nan=False), "source": event.source, "type": event.type},
         maxlen=FEED_MAX_EVENTS,
         approximate=True,
     )
@@ -42,7 +76,19 @@ def append(redis: Any, feed_key: str, event: Event) -> None:
 def last_id(redis: Any, feed_key: str) -> str:
     """Where a session starts following: everything after it is live."""
     newest = redis.xrevrange(feed_key, count=1)
-    return newest[0][0] if newest else START
+    return _text(newest[0][0]) if newest else START
+
+
+def recent(redis: Any, feed_key: str, until: str, since_ms: int, limit: int) -> list[Event]:
+    """The last `limit` events appended from `since_ms` (epoch ms) up to entry `until`, oldest first.
+
+    Feed entry ids are the milliseconds they were appended at, so the window costs one
+    bounded XREVRANGE, however busy the feed is.
+    """
+    if until == START:
+        return []
+    entries = redis.xrevrange(feed_key, max=until, min=since_ms, count=limit)
+    return [event for _entry_id, fields in reversed(entries) if (event := _read(fields)) is not None]
 
 
 def follow(redis: Any, feed_key: str, after: str, block_ms: int) -> tuple[str, list[Event]]:
@@ -51,11 +97,9 @@ def follow(redis: Any, feed_key: str, after: str, block_ms: int) -> tuple[str, l
     events = []
     for _key, entries in answer or []:
         for entry_id, fields in entries:
-            after = entry_id
-            try:
-                events.append(decode(_bytes(fields["event"]), any_type=True))
-            except InvalidEvent:
-                continue  # written by a newer dashboard than this one: not ours to show
+            after = _text(entry_id)
+            if (event := _read(fields)) is not None:
+                events.append(event)
     return after, events
 
 
@@ -71,52 +115,24 @@ def publish_rates(
     counts: Counter[str] = Counter()
     for entry_id, fields in redis.xrevrange(feed_key, count=lookback):
         source = _text(fields.get("source", b""))
-        recent = int(_text(entry_id).split("-")[0]) >= since
-        counts[source] += recent and _text(fields.get("type", b"")) not in NOT_SHOWN
+        recent_entry = int(_text(entry_id).split("-")[0]) >= since
+        counts[source] += recent_entry and _text(fields.get("type", b"")) not in NOT_SHOWN
     return {source: round(n / window_s, 2) for source, n in counts.items() if source}
 
 
-def recent_history(
-    amqp_url: str, since: datetime, until: datetime, limit: int, senders: Mapping[str, str] | None = None
-) -> list[Event]:
-    """The last `limit` events of the log published between `since` and about `until`.
-
-    The log is read from `limit` entries before its last chunk, not from `since`, so a busy
-    quarter of an hour costs no more than a quiet one. Reading stops once it reaches
-    events newer than `until`: from there on the live feed delivers them. `senders`: forged
-    entries are left out, as the live feed leaves them out (read_log).
-    """
-    with _log_from(amqp_url, "last") as newest:
-        last_chunk = next((offset for offset, _event in newest), None)
-    if last_chunk is None:
-        return []
-    recent: deque[Event] = deque(maxlen=limit)
-    with _log_from(amqp_url, max(0, last_chunk - limit), senders) as entries:
-        for _offset, event in entries:
-            if event.time > until:
-                break
-            if event.time >= since:
-                recent.append(event)
-    return list(recent)
-
-
-@contextlib.contextmanager
-def _log_from(
-    amqp_url: str, start: str | int, senders: Mapping[str, str] | None = None
-) -> Iterator[Iterator[tuple[int, Event]]]:
-    """read_log, left early without fuss: the broker refuses to take back the entries still in
-    flight (a stream has no requeue) and closes the connection, which is fine for a reader done.
-    """
-    entries = read_log(amqp_url, start, idle_timeout_s=0.3, any_type=True, senders=senders)
+def _read(fields: dict[str, str]) -> Event | None:
+    """One feed entry back as an event, redacted again (an entry may predate redaction);
+    None for an entry no event can be read from."""
     try:
-        yield entries
-    finally:
-        with contextlib.suppress(pika.exceptions.AMQPError):
-            entries.close()
-
-
-def _bytes(value: str | bytes) -> bytes:
-    return value if isinstance(value, bytes) else value.encode()
+        raw = json.loads(fields["event"])
+    except (KeyError, ValueError, RecursionError):
+        return None
+    if not isinstance(raw, dict):
+        return None
+    try:
+        return Event.model_validate({**raw, "data": redact(raw.get("data") or {})})
+    except ValidationError:
+        return None
 
 
 def _text(value: str | bytes) -> str:

@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
 from functools import cache
 from pathlib import Path
 from typing import Any
 
-import pika.exceptions
 import requests
 from flask import (
     Blueprint,
@@ -22,16 +19,17 @@ from flask import (
     jsonify,
     render_template,
     request,
-    stream_with_context,
 )
+from pydantic import BaseModel, ConfigDict, RootModel, ValidationError
 
 from services.dashboard import feed
 from services.dashboard.broker_map import ManagementUnavailable, build_map
 from services.dashboard.dead_letters import NoSuchQueue
 from services.dashboard.view import NOT_SHOWN, DashboardView, Snapshot
-from shared.contract import EVENT_TYPES, publisher_users
+from shared.contract import EVENT_TYPES
+from shared.openapi import Operation
+from shared.web import invalid, operator_only, operator_refused
 
-log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
 
 ui = Blueprint("ui", __name__, static_folder="static", static_url_path="/assets", template_folder="templates")
@@ -68,32 +66,39 @@ def event_types() -> Response:
 # ---- live stream -----------------------------------------------------------------
 
 
+RETRY_STREAM_AFTER_S = 5
+
+
 def _sse(event: str, data: Any) -> str:
-    return f"event: {event}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n"
+    return f"event: {event}\ndata: {json.dumps(data, separators=(',', ':'), allow_nan=False)}\n\n"
 
 
 @live.get("/api/stream")
-def stream() -> Response:
-    """Server-Sent Events: one `snapshot` of recent history, then `updates` as events arrive."""
+def stream() -> Response | tuple[Response, int, dict[str, str]]:
+    """Server-Sent Events: one `snapshot` of recent history, then `updates` as events arrive.
+
+    Each stream holds a thread of the web process, so a process serves MAX_STREAMS at most;
+    past that a browser is told to come back (its EventSource gives up on a 503: the page
+    reconnects by itself). History and updates both come from the dashboard's feed in Redis.
+    """
     config = current_app.config
+    slots = current_app.extensions["stream_slots"]
+    if not slots.acquire(blocking=False):
+        answer = jsonify(
+            error="Too many live streams",
+            detail=f"this dashboard process serves {config['MAX_STREAMS']} live streams at most: "
+            f"retry in {RETRY_STREAM_AFTER_S} s",
+        )
+        return answer, 503, {"Retry-After": str(RETRY_STREAM_AFTER_S)}
     redis = current_app.extensions["redis"]
     feed_key = config["SETTINGS"].key("feed")
-    settings = config["SETTINGS"]
-    amqp_url, senders = settings.amqp_url, publisher_users(settings.amqp_user, settings.service)
 
     def generate() -> Iterator[str]:
-        position = feed.last_id(redis, feed_key)  # before reading history: no gap between the two
-        now = datetime.now(UTC)
+        position = feed.last_id(redis, feed_key)  # history up to here, live after it: no gap, no overlap
+        since_ms = int((time.time() - config["HISTORY_WINDOW_S"]) * 1000)
         view, snapshot = DashboardView(), Snapshot(max_items=config["SNAPSHOT_ITEMS"])
-        try:
-            since = now - timedelta(seconds=config["HISTORY_WINDOW_S"])
-            history = feed.recent_history(amqp_url, since, now, config["HISTORY_MAX_EVENTS"], senders)
-        except (pika.exceptions.AMQPError, OSError) as exc:
-            log.warning("event log unreadable, starting without history: %s", exc)
-            history = []
-        for event in history:
-            update = view.apply(event)
-            if update is not None:
+        for event in feed.recent(redis, feed_key, position, since_ms, config["HISTORY_MAX_EVENTS"]):
+            if (update := view.apply(event)) is not None:
                 snapshot.add(update)
         yield "retry: 2000\n"
         yield _sse("snapshot", {**snapshot.to_json(view), "window_s": config["HISTORY_WINDOW_S"]})
@@ -109,11 +114,13 @@ def stream() -> Response:
                 yield ": keep-alive\n\n"  # also how a closed browser tab is noticed
                 quiet_since = time.monotonic()
 
-    return Response(
-        stream_with_context(generate()),
+    response = Response(
+        generate(),  # reads only what it was given: no request context held for minutes
         mimetype="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
+    response.call_on_close(slots.release)  # also when the browser left before the first byte
+    return response
 
 
 # ---- broker views: the map and the dead letters ---------------------------------
@@ -134,6 +141,7 @@ def broker_map() -> tuple[Response, int]:
 
 
 @api.get("/api/dead-letters/<service>")
+@operator_only
 def dead_letters(service: str) -> Response:
     try:
         depth, letters = current_app.extensions["dead_letters"].peek(service)
@@ -142,17 +150,24 @@ def dead_letters(service: str) -> Response:
     return jsonify(service=service, depth=depth, messages=[letter.to_json() for letter in letters])
 
 
+class ReplayRequest(BaseModel):
+    """`{}` replays every message of the DLQ, `{"key": ...}` the one with that key."""
+
+    model_config = ConfigDict(strict=True, frozen=True)
+
+    key: str | None = None
+
+
 @api.post("/api/dead-letters/<service>/replay")
+@operator_only
 def replay(service: str) -> Response:
-    """Replay one message (`{"key": ...}`) or all (`{}`); JSON only, so no other site can post it."""
+    """Replay one message or all; JSON only, so no other site can post it."""
     if not request.is_json:
         abort(415, description='send a JSON body: {} to replay all, {"key": "..."} for one')
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        abort(400, description='body: must be a JSON object: {} to replay all, {"key": "..."} for one')
-    key = body.get("key")
-    if key is not None and not isinstance(key, str):
-        abort(400, description="key: must be a string (a message key from the dead-letter list)")
+    try:
+        key = ReplayRequest.model_validate_json(request.get_data(cache=False)).key
+    except ValidationError as exc:
+        return invalid(400, exc)
     try:
         replayed = current_app.extensions["dead_letters"].replay(service, key)
     except NoSuchQueue:
@@ -172,14 +187,19 @@ def catalog() -> Response:
 
 @shop.post("/api/shop/orders")
 def place_order() -> Response:
+    """A burst's orders carry the operator token: a wrong one is refused here, a right one
+    passes orders' rate limit."""
+    if "Authorization" in request.headers and (refused := operator_refused()):
+        return refused
     return _to_orders("POST", "/api/orders")
 
 
 def _to_orders(method: str, path: str) -> Response:
-    """Forward to the orders API as the browser would call it; nothing else is reachable this way."""
+    """Forward to the orders API as the browser would call it; nothing else is reachable this way.
+    A burst carries the operator's token, which orders' rate limit lets through."""
     headers = {
         name: value
-        for name in ("Content-Type", "Idempotency-Key")
+        for name in ("Content-Type", "Idempotency-Key", "Authorization")
         if (value := request.headers.get(name)) is not None
     }
     url = current_app.config["ORDERS_URL"].rstrip("/") + path
@@ -189,6 +209,80 @@ def _to_orders(method: str, path: str) -> Response:
         )
     except requests.RequestException:
         abort(502, description=f"the orders API does not answer at {current_app.config['ORDERS_URL']}")
-    return Response(
+    response = Response(
         answer.content, status=answer.status_code, content_type=answer.headers.get("Content-Type")
     )
+    if "Retry-After" in answer.headers:
+        response.headers["Retry-After"] = answer.headers["Retry-After"]
+    return response
+
+
+# ---- what the OpenAPI document says the routes answer --------------------------------
+
+
+class EventTypes(BaseModel):
+    event_types: list[str]
+
+
+class BrokerMap(RootModel[dict[str, Any]]):
+    """Services, queues and their rates as services/dashboard/broker_map.py draws them."""
+
+
+class DeadLetterQueue(BaseModel):
+    service: str
+    depth: int
+    messages: list[dict[str, Any]]
+
+
+class Replayed(BaseModel):
+    service: str
+    replayed: int
+
+
+class DlqPath(BaseModel):
+    service: str
+
+
+class AsyncApiDocument(RootModel[dict[str, Any]]):
+    """The event catalog, AsyncAPI 3.0 (services/dashboard/catalog_routes.py)."""
+
+
+class OrderRequest(RootModel[dict[str, Any]]):
+    """An order as the orders API takes it (see the orders service's document)."""
+
+
+class OrdersAnswer(RootModel[dict[str, Any]]):
+    """What the orders API answered, passed on as it is (see the orders service's document)."""
+
+
+OPERATIONS = (
+    Operation("get", "/api/event-types", "The event types the page shows", {200: EventTypes}),
+    Operation("get", "/api/map", "The broker map", {200: BrokerMap, 503: None}),
+    Operation("get", "/asyncapi.json", "The event catalog (AsyncAPI 3.0)", {200: AsyncApiDocument}),
+    Operation(
+        "get",
+        "/api/dead-letters/{service}",
+        "Peek at a service's dead letters (an operator's)",
+        {200: DeadLetterQueue, 404: None},
+        path_params=DlqPath,
+        operator=True,
+    ),
+    Operation(
+        "post",
+        "/api/dead-letters/{service}/replay",
+        "Replay one dead letter or all of them (an operator's)",
+        {200: Replayed, 400: None, 404: None, 413: None, 415: None},
+        body=ReplayRequest,
+        path_params=DlqPath,
+        operator=True,
+    ),
+    Operation("get", "/api/shop/catalog", "The orders API's catalog", {200: OrdersAnswer, 502: None}),
+    Operation(
+        "post",
+        "/api/shop/orders",
+        "Place an order through the orders API",
+        {status: OrdersAnswer for status in (202, 400, 415, 422, 429, 503)}
+        | {401: None, 413: None, 502: None},
+        body=OrderRequest,
+    ),
+)

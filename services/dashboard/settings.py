@@ -18,6 +18,12 @@ class DashboardSettings(ConsumerSettings):
     management_url: str = "http://guest:guest@127.0.0.1:15672"
     dashboard_history_window_s: int = 15 * 60
     dashboard_history_max_events: int = 5000
+    # Each live stream holds one of the web process's threads (32: DASHBOARD_THREADS in
+    # infra/Procfile) for up to STREAM_MAX_S; the threads past the cap serve the page and the API.
+    dashboard_max_streams: int = Field(24, ge=1)
+    # Jaeger's query API, where the journey view reads an order's trace; empty: from the events alone
+    jaeger_query_url: str = ""
+    jaeger_ui_url: str = ""  # where a browser opens a trace; empty: the query URL
 
     @property
     def orders_api(self) -> str:

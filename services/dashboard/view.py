@@ -1,14 +1,20 @@
 """What the browser shows, computed from events: the order board, the stream and chart points.
 
-One reducer serves both paths into a browser session (history read from the event log when
-it connects, then live events from the dashboard's feed), so the browser only renders what
+One reducer serves both paths into a browser session (recent history from the dashboard's
+feed when it connects, then live events from that feed), so the browser only renders what
 it is sent. Events may arrive twice (history and live overlap; delivery is at least once)
 or out of order: duplicates are dropped by event id and an order's status only moves
 forward, from PENDING to one terminal state.
+
+The feed holds events as sent, untyped (see feed.py), so every field is read defensively:
+a value of the wrong type or out of range is shown as missing. An event the view still
+cannot show is skipped and counted, never raised into the live stream.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 from collections import OrderedDict, deque
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
@@ -17,13 +23,30 @@ from typing import Any
 from shared.envelope import Event
 from shared.money import format_cents
 
+log = logging.getLogger(__name__)
+
 STATUS_AFTER = {"order.placed": "PENDING", "order.confirmed": "CONFIRMED", "order.cancelled": "CANCELLED"}
 TERMINAL = frozenset({"CONFIRMED", "CANCELLED"})
 NOT_SHOWN = frozenset({"service.heartbeat"})
+MAX_SAFE_INTEGER = 2**53 - 1  # the largest integer a browser's JSON.parse reads exactly
+MAX_TEXT = 300  # characters of a reason or summary the page shows
+NOTIFICATION_FIELDS = ("channel", "recipient", "template")
 
 
 def epoch_ms(moment: datetime) -> int:
     return int(moment.timestamp() * 1000)
+
+
+def whole_number(value: Any) -> int | None:
+    """`value` if it is an integer a browser reads exactly, else None (shown as missing)."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) <= MAX_SAFE_INTEGER:
+        return value
+    return None
+
+
+def text(value: Any) -> str | None:
+    """`value` cut to what the page shows if it is a string, else None (shown as missing)."""
+    return value[:MAX_TEXT] if isinstance(value, str) else None
 
 
 @dataclass
@@ -32,10 +55,9 @@ class OrderCard:
 
     order_id: str
     status: str = "PENDING"
-    customer_email: str | None = None
+    customer_email: str | None = None  # masked by the feed
     total_cents: int | None = None
     currency: str | None = None
-    payment_token: str | None = None
     placed_at: int | None = None  # epoch ms of order.placed, the origin of every latency
     updated_at: int | None = None
     payment: str | None = None  # "authorized" | "declined"
@@ -83,47 +105,52 @@ def latency_ms(card: OrderCard, event_time_ms: int) -> int | None:
     return max(0, event_time_ms - card.placed_at)
 
 
-def summarize(event: Event) -> str:
-    data = event.data.model_dump()
-    match event.type:
+def amount(cents: Any, currency: Any = "") -> str:
+    cents = whole_number(cents)
+    return "?" if cents is None else format_cents(cents, text(currency) or "")
+
+
+def item_count(lines: Any) -> int:
+    if not isinstance(lines, list):
+        return 0
+    return sum(whole_number(line.get("qty")) or 0 for line in lines if isinstance(line, dict))
+
+
+def summarize(event_type: str, data: dict[str, Any]) -> str:
+    match event_type:
         case "order.placed":
-            count = sum(line["qty"] for line in data["items"])
+            count = item_count(data.get("items"))
             noun = "item" if count == 1 else "items"
-            total = format_cents(data["total_cents"], data["currency"])
-            return f"{count} {noun} · {total} · {data['payment_token']}"
+            return f"{count} {noun} · {amount(data.get('total_cents'), data.get('currency'))}"
         case "payment.authorized":
-            return f"{format_cents(data['amount_cents'], data['currency'])} authorized"
+            return f"{amount(data.get('amount_cents'), data.get('currency'))} authorized"
         case "payment.declined" | "order.cancelled":
-            return data["reason"]
+            return text(data.get("reason")) or ""
         case "order.confirmed":
-            return f"confirmed, {format_cents(data['total_cents'])} total"
+            return f"confirmed, {amount(data.get('total_cents'))} total"
         case "notification.sent":
-            return f"{data['channel']} to {data['recipient']} ({data['template']})"
+            channel, recipient, template = (text(data.get(f)) or "?" for f in NOTIFICATION_FIELDS)
+            return f"{channel} to {recipient} ({template})"
     return ""
 
 
-def apply_to_card(card: OrderCard, event: Event) -> None:
+def apply_to_card(card: OrderCard, event_type: str, data: dict[str, Any], time_ms: int) -> None:
     """Merge one event into its order's card; the status leaves PENDING at most once."""
-    data = event.data.model_dump()
-    time_ms = epoch_ms(event.time)
-    if event.type == "order.placed":
-        card.customer_email = data["customer_email"]
-        card.total_cents = data["total_cents"]
-        card.currency = data["currency"]
-        card.payment_token = data["payment_token"]
+    if event_type == "order.placed":
+        card.total_cents = whole_number(data.get("total_cents"))
+        card.currency = text(data.get("currency"))
         card.placed_at = time_ms
-    elif event.type == "payment.authorized":
+    elif event_type == "payment.authorized":
         card.payment = "authorized"
-    elif event.type == "payment.declined":
+    elif event_type == "payment.declined":
         card.payment = "declined"
-    elif event.type == "notification.sent":
+    elif event_type == "notification.sent":
         card.notified = True
-    new_status = STATUS_AFTER.get(event.type)
+    new_status = STATUS_AFTER.get(event_type)
     if new_status in TERMINAL and card.status not in TERMINAL:
         card.status = new_status
-        card.reason = data.get("reason")
-    email = data.get("customer_email")  # untyped events (types the contract does not list) too
-    card.customer_email = card.customer_email or (email if isinstance(email, str) else None)
+        card.reason = text(data.get("reason"))
+    card.customer_email = card.customer_email or text(data.get("customer_email"))
     card.updated_at = max(card.updated_at or 0, time_ms)
 
 
@@ -132,6 +159,7 @@ class DashboardView:
 
     def __init__(self, max_orders: int = 2000, max_seen: int = 50_000) -> None:
         self.orders: OrderedDict[str, OrderCard] = OrderedDict()
+        self.skipped = 0  # events it could not show
         self._seen: OrderedDict[str, None] = OrderedDict()
         self._max_orders = max_orders
         self._max_seen = max_seen
@@ -142,13 +170,24 @@ class DashboardView:
         if event.id in self._seen or event.type in NOT_SHOWN or not isinstance(order_id, str) or not order_id:
             return None  # no order to show it on (an untyped event's order_id may be anything)
         self._remember(event.id)
-        card = self.orders.get(order_id)
-        if card is None:
-            card = self.orders[order_id] = OrderCard(order_id)
-            if len(self.orders) > self._max_orders:
-                self.orders.popitem(last=False)
-        apply_to_card(card, event)
+        try:
+            update = self._update(event, order_id)
+        except Exception:  # whatever an event holds, the stream of every other event goes on
+            self.skipped += 1
+            log.warning("event %s (%s) skipped: cannot be shown", event.id, event.type, exc_info=True)
+            return None
+        self.orders[order_id] = update.order
+        if len(self.orders) > self._max_orders:
+            self.orders.popitem(last=False)
+        return update
+
+    def _update(self, event: Event, order_id: str) -> Update:
+        """The event merged into a copy of its order's card: the board changes only once it is whole."""
+        data = event.data.model_dump()
         time_ms = epoch_ms(event.time)
+        known = self.orders.get(order_id)
+        card = dataclasses.replace(known) if known else OrderCard(order_id)
+        apply_to_card(card, event.type, data, time_ms)
         item = FeedItem(
             id=event.id,
             type=event.type,
@@ -156,9 +195,9 @@ class DashboardView:
             order_id=order_id,
             time=time_ms,
             latency_ms=latency_ms(card, time_ms),
-            summary=summarize(event),
+            summary=summarize(event.type, data)[:MAX_TEXT],
         )
-        return Update(item, OrderCard(**asdict(card)))
+        return Update(item, card)
 
     def _remember(self, event_id: str) -> None:
         self._seen[event_id] = None

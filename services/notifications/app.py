@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Flask
 
-from services.notifications.api import api
+from services.notifications.api import OPERATIONS, api
 from services.notifications.knobs import Knobs
 from services.notifications.settings import SERVICE, NotificationsSettings
 from services.notifications.store import RedisNotifications
@@ -20,7 +20,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     settings = NotificationsSettings(service=SERVICE)
     # NOTIFY_RATE_LIMIT (a Celery rate limit such as "100/s", per worker) caps the sending rate
     rate_limit = {send_notification.name: {"rate_limit": settings.notify_rate_limit or None}}
-    app = create_service_app(settings, {"CELERY": {"task_annotations": rate_limit}, **(config or {})})
+    app = create_service_app(
+        settings, {"CELERY": {"task_annotations": rate_limit}, **(config or {})}, OPERATIONS
+    )
     celery_init_app(app)
     app.extensions["notifications"] = RedisNotifications(app.extensions["redis"], settings)
     app.extensions["knobs"] = Knobs(app.extensions["redis"], settings)

@@ -15,11 +15,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import UTC, datetime
 
+from services.notifications.mailer import compose
 from services.notifications.model import QUEUED, Notification
 from services.notifications.store import NotificationStore
 from shared.envelope import Event
 from shared.logs import log_context
+from shared.metrics import observe_order_stage
 
 log = logging.getLogger(__name__)
 
@@ -31,8 +34,11 @@ def queue_notification(
 
     Always enqueue, also for a redelivered event: the consumer may have died between
     storing and enqueueing, and a send task for a notification already sent is a no-op.
+    Its email is composed once first: one that would gain a header or a recipient raises
+    UnsafeEmail (a PermanentError), so the event is dead-lettered with the reason, not queued.
     """
     notification = Notification.for_outcome(event)
+    compose(notification)
     if not store.add(notification):
         log.info("%s for order %s was already queued", notification.template, notification.order_id)
     enqueue_send(notification.notification_id)
@@ -60,6 +66,8 @@ def send_notification(
             if notification.status == QUEUED:
                 send_email(notification)
                 store.mark_sent(notification_id)
+                if notification.placed_at:
+                    observe_order_stage("emailed", notification.placed_at, datetime.now(UTC))
             publish(notification.sent_event())
             store.mark_published(notification_id)
             log.info("%s email sent to %s", notification.template, notification.recipient)

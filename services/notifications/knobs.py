@@ -10,20 +10,33 @@ from __future__ import annotations
 
 import time
 
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from redis import Redis
 
 from services.notifications.settings import NotificationsSettings
 
-# Capped well below the send claim (store.CLAIM_LEASE_S = 30 s) minus the SMTP timeout (10 s):
-# a send must finish inside its claim, or a duplicate task could take over and mail twice.
-LIMITS = {"notify_delay_ms": (0, 10_000)}
+
+class KnobValues(BaseModel):
+    """The knobs in force (`GET /api/settings`)."""
+
+    notify_delay_ms: int
 
 
-class InvalidKnob(ValueError):
-    def __init__(self, field: str, reason: str) -> None:
-        super().__init__(f"{field}: {reason}")
-        self.field = field
-        self.reason = reason
+class KnobChange(BaseModel):
+    """A change of some knobs (`PUT /api/settings`): strict integers, unknown names refused.
+
+    The delay is capped well below the send claim (store.CLAIM_LEASE_S = 30 s) minus the SMTP
+    timeout (10 s): a send must finish inside its claim, or a duplicate task could mail twice."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    notify_delay_ms: int | None = Field(None, ge=0, le=10_000)
+
+    @model_validator(mode="after")
+    def _changes_something(self) -> KnobChange:
+        if not self.model_dump(exclude_none=True):
+            raise ValueError(f"name at least one knob of {sorted(KnobChange.model_fields)}")
+        return self
 
 
 class Knobs:
@@ -36,19 +49,12 @@ class Knobs:
 
     def current(self) -> dict[str, int]:
         stored = self._redis.hgetall(self._key)
-        return {**self._defaults, **{name: int(value) for name, value in stored.items() if name in LIMITS}}
+        known = KnobValues.model_fields
+        return {**self._defaults, **{name: int(value) for name, value in stored.items() if name in known}}
 
-    def change(self, values: object) -> dict[str, int]:
-        """Validate every value first, then store them all; returns the knobs now in force."""
-        if not isinstance(values, dict) or not values:
-            raise InvalidKnob("body", f"a JSON object with any of {sorted(LIMITS)}")
-        for name, value in values.items():
-            if name not in LIMITS:
-                raise InvalidKnob(name, f"unknown knob; known: {sorted(LIMITS)}")
-            low, high = LIMITS[name]
-            if type(value) is not int or not low <= value <= high:
-                raise InvalidKnob(name, f"an integer from {low} to {high}")
-        self._redis.hset(self._key, mapping=values)
+    def change(self, change: KnobChange) -> dict[str, int]:
+        """Store every knob the (validated) change names; returns the knobs now in force."""
+        self._redis.hset(self._key, mapping=change.model_dump(exclude_none=True))
         return self.current()
 
     def delay_ms(self) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 
 from shared.contract import NotificationSent
 from shared.envelope import Cause, Event, new_event
@@ -29,6 +30,7 @@ class Notification:
     recipient: str
     detail: str  # what the template shows besides the order: the total or the cancel reason
     cause: Cause  # of the order outcome: notification.sent carries its correlation id and trace forward
+    placed_at: datetime | None = None  # of the order: the placed → emailed latency is measured from it
     status: str = QUEUED
     published: bool = False
 
@@ -46,6 +48,7 @@ class Notification:
             recipient=str(data.customer_email),  # type: ignore[attr-defined]
             detail=detail,
             cause=Cause.of(event),
+            placed_at=data.placed_at,  # type: ignore[attr-defined]
         )
 
     @property

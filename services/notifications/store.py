@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Protocol
 
 from redis import Redis
@@ -49,6 +50,7 @@ class RedisNotifications:
             "recipient": notification.recipient,
             "detail": notification.detail,
             **notification.cause.to_fields(),
+            "placed_at": notification.placed_at.isoformat() if notification.placed_at else "",
             "status": notification.status,
         }
         index = self._settings.key("order", notification.order_id)
@@ -76,7 +78,8 @@ class RedisNotifications:
         """Hold the notification for one task; yields it as read under the claim."""
         busy = SendInProgress(f"notification {notification_id} is being sent by another task")
         key = self._key(notification_id)
-        with self._lease.hold(self._key(notification_id, "claim"), busy, read=key) as raw:
+        claim = self._settings.key("notification-claim", notification_id)  # no id can name another's
+        with self._lease.hold(claim, busy, read=key) as raw:
             yield _notification(raw)
 
 
@@ -90,6 +93,7 @@ def _notification(raw: dict[str, str]) -> Notification | None:
         recipient=raw["recipient"],
         detail=raw["detail"],
         cause=Cause.from_fields(raw),
+        placed_at=datetime.fromisoformat(raw["placed_at"]) if raw.get("placed_at") else None,
         status=raw["status"],
         published=raw.get("published") == "1",
     )

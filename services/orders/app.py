@@ -5,15 +5,40 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 
-from services.orders.api import api
+from services.orders.api import OPERATIONS, api, place_order
 from services.orders.settings import SERVICE, OrdersSettings
 from services.orders.store import OrderStore
-from shared.web import create_service_app
+from shared.web import create_service_app, is_operator
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
-    app = create_service_app(OrdersSettings(service=SERVICE), config)
-    app.extensions["order_store"] = OrderStore(app.extensions["redis"], app.config["SETTINGS"])
+    settings = OrdersSettings(service=SERVICE)
+    app = create_service_app(settings, {**rate_limit_config(settings), **(config or {})}, OPERATIONS)
+    app.extensions["order_store"] = OrderStore(app.extensions["redis"], settings)
     app.register_blueprint(api)
+    limit_placing_per_client(app)
     return app
+
+
+def rate_limit_config(settings: OrdersSettings) -> dict[str, Any]:
+    """Flask-Limiter's settings: counted in orders' own Redis, as orders' own user, under keys
+    `orders:ratelimit:...` (its ACL namespace), so every web worker shares the count."""
+    return {
+        "ORDERS_RATE_LIMIT": settings.orders_rate_limit,
+        "RATELIMIT_STORAGE_URI": settings.redis_url,
+        "RATELIMIT_STORAGE_OPTIONS": {"key_prefix": settings.key("ratelimit")},
+        "RATELIMIT_STRATEGY": "fixed-window",
+        "RATELIMIT_HEADERS_ENABLED": True,
+        "RATELIMIT_HEADER_RETRY_AFTER_VALUE": "delta-seconds",
+    }
+
+
+def limit_placing_per_client(app: Flask) -> None:
+    """`POST /api/orders` at most ORDERS_RATE_LIMIT per client address; an operator (a burst
+    from the dashboard) is not limited."""
+    limiter = Limiter(get_remote_address, app=app)
+    limited = limiter.limit(lambda: app.config["ORDERS_RATE_LIMIT"], exempt_when=is_operator)(place_order)
+    app.view_functions[f"{api.name}.{place_order.__name__}"] = limited

@@ -1,14 +1,14 @@
 """What a client may ask of orders, validated at the edge so bad input never reaches the store.
 
-Strict: no coercion ("2" is not a quantity, 2.0 neither), unknown fields refused, every
-sku checked against the catalog. `field_errors` turns pydantic's errors into the
-`{"field", "reason"}` pairs the API returns.
+Strict bodies: no coercion ("2" is not a quantity, 2.0 neither), unknown fields refused, every
+sku checked against the catalog. Query strings and headers are text, so their numbers are
+parsed. The same models write the OpenAPI document (services/orders/api.py).
 """
 
 from __future__ import annotations
 
 import hashlib
-from typing import Annotated, Any
+from typing import Annotated
 
 from pydantic import (
     BaseModel,
@@ -22,9 +22,13 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from services.orders.catalog import PRODUCTS
+from services.orders.model import OrderStatus
 
 MAX_QTY = 100
 MAX_LINES = 50
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 500
+HEADER_VALUE = r"^[\x21-\x7e]{1,255}$"  # visible ASCII, no spaces
 
 
 class _Command(BaseModel):
@@ -32,7 +36,10 @@ class _Command(BaseModel):
 
 
 class RequestedLine(_Command):
-    sku: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    # the document lists what is on sale; the validator says which sku is not
+    sku: Annotated[
+        str, StringConstraints(min_length=1, max_length=64), Field(json_schema_extra={"enum": [*PRODUCTS]})
+    ]
     qty: int = Field(ge=1, le=MAX_QTY)
 
     @field_validator("sku")
@@ -53,6 +60,39 @@ class PlaceOrder(_Command):
         return hashlib.sha256(self.model_dump_json().encode()).hexdigest()
 
 
+class PlaceOrderHeaders(BaseModel):
+    """The optional headers of `POST /api/orders`: a retry sends the same Idempotency-Key."""
+
+    model_config = ConfigDict(frozen=True)
+
+    idempotency_key: str | None = Field(None, alias="Idempotency-Key", pattern=HEADER_VALUE)
+    correlation_id: str | None = Field(None, alias="X-Correlation-Id", pattern=HEADER_VALUE)
+
+    @classmethod
+    def names(cls) -> list[str]:
+        return [field.alias or name for name, field in cls.model_fields.items()]
+
+
+class ListOrders(BaseModel):
+    """The query of `GET /api/orders` (an operator's): newest first, optionally one status."""
+
+    model_config = ConfigDict(frozen=True)
+
+    status: OrderStatus | None = None
+    limit: int = Field(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT)
+
+    @field_validator("status", mode="before")
+    @classmethod
+    def _any_case(cls, status: object) -> object:
+        return (status.upper() or None) if isinstance(status, str) else status
+
+
+class OrderPath(BaseModel):
+    """`/api/orders/{order_id}`: the id `POST /api/orders` answered with is the capability."""
+
+    order_id: str
+
+
 class InvalidJson(ValueError):
     """The body is not JSON at all (as opposed to JSON that breaks the rules)."""
 
@@ -65,14 +105,3 @@ def parse_place_order(body: bytes) -> PlaceOrder:
         if any(error["type"] == "json_invalid" for error in exc.errors()):
             raise InvalidJson(exc.errors()[0]["msg"]) from exc
         raise
-
-
-def field_errors(exc: ValidationError) -> list[dict[str, Any]]:
-    return [{"field": _field_name(error["loc"]), "reason": error["msg"]} for error in exc.errors()]
-
-
-def _field_name(loc: tuple[int | str, ...]) -> str:
-    name = ""
-    for part in loc:
-        name += f"[{part}]" if isinstance(part, int) else f".{part}" if name else str(part)
-    return name or "body"

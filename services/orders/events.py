@@ -35,7 +35,12 @@ def order_placed(order: Order, correlation_id: str) -> Event:
 def order_confirmed(order: Order, cause: Event) -> Event:
     return new_event(
         "order.confirmed",
-        {"order_id": order.id, "customer_email": order.customer_email, "total_cents": order.total_cents},
+        {
+            "order_id": order.id,
+            "customer_email": order.customer_email,
+            "total_cents": order.total_cents,
+            "placed_at": order.placed_at.isoformat(),
+        },
         source=SOURCE,
         subject=order.id,
         caused_by=cause,
@@ -45,7 +50,12 @@ def order_confirmed(order: Order, cause: Event) -> Event:
 def order_cancelled(order: Order, cause: Event) -> Event:
     return new_event(
         "order.cancelled",
-        {"order_id": order.id, "customer_email": order.customer_email, "reason": order.cancel_reason or ""},
+        {
+            "order_id": order.id,
+            "customer_email": order.customer_email,
+            "reason": order.cancel_reason or "",
+            "placed_at": order.placed_at.isoformat(),
+        },
         source=SOURCE,
         subject=order.id,
         caused_by=cause,

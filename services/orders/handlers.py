@@ -19,6 +19,7 @@ from services.orders.commands import PlaceOrder
 from services.orders.store import OrderStore, Placement, TransitionOutcome
 from shared.consumer import PermanentError
 from shared.envelope import Event
+from shared.metrics import observe_order_stage
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +60,9 @@ def confirm_order(event: Event, store: OrderStore, now: Clock = utc_now) -> None
             )
         return model.confirm(order, now())
 
-    _settle(event, store, confirm, events.order_confirmed)
+    confirmed = _settle(event, store, confirm, events.order_confirmed)
+    if confirmed is not None and confirmed.confirmed_at is not None:
+        observe_order_stage("confirmed", confirmed.placed_at, confirmed.confirmed_at)
 
 
 def cancel_order(event: Event, store: OrderStore, now: Clock = utc_now) -> None:
@@ -73,27 +76,28 @@ def _settle(
     store: OrderStore,
     change: Callable[[model.Order], model.Order],
     announce: Callable[[model.Order, Event], Event],
-) -> None:
+) -> model.Order | None:
+    """Apply `change` to the order once for `cause`; the changed order, if this call changed it."""
     order_id = cause.data.order_id  # type: ignore[attr-defined]
     while True:
         order, processed = store.get_for_event(order_id, cause.id)
         if processed:
             log.info("duplicate %s for order %s ignored: already processed", cause.type, order_id)
-            return
+            return None
         if order is None:
             raise PermanentError(f"{cause.type} for unknown order {order_id}")
         try:
             changed = change(order)
         except model.InvalidTransition:
             log.info("late %s ignored: order %s is already %s", cause.type, order_id, order.status)
-            return
+            return None
         outcome = store.transition(order, changed, cause.id, announce(changed, cause))
         if outcome is TransitionOutcome.APPLIED:
             log.info("order %s is %s", order_id, changed.status)
-            return
+            return changed
         if outcome is TransitionOutcome.DUPLICATE:
             log.info("duplicate %s for order %s ignored: processed meanwhile", cause.type, order_id)
-            return
+            return None
         if outcome is TransitionOutcome.MISSING:
             raise PermanentError(f"order {order_id} disappeared")
         log.info("order %s changed while handling %s; deciding again", order_id, cause.type)

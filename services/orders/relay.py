@@ -28,6 +28,7 @@ from shared.envelope import Event, InvalidEvent, decode
 from shared.logs import configure_logging
 from shared.metrics import INSTANCE, start_flusher
 from shared.publisher import Publisher, PublishError
+from shared.tracing import start_tracing
 
 log = logging.getLogger(__name__)
 
@@ -129,6 +130,7 @@ def shared_topology_ready(amqp_url: str, stopping: threading.Event) -> bool:
 def main() -> int:
     settings = OrdersSettings(service=SERVICE)
     configure_logging(settings, "relay")
+    start_tracing(SERVICE, "relay")
     redis = settings.connect_redis()
     stop_flusher = start_flusher(redis, settings.key("metrics"))
     publisher = Publisher(settings.amqp_url, name=f"{SERVICE}-relay")

@@ -26,6 +26,7 @@ from services.orders.model import Order, OrderLine, OrderStatus
 from shared.envelope import Event
 from shared.idempotency import PROCESSED_TTL_S, as_hash_args
 from shared.settings import Settings
+from shared.tracing import stored_traceparent
 
 IDEMPOTENCY_TTL_S = 24 * 3600
 OUTBOX_GROUP = "relay"
@@ -110,7 +111,7 @@ class OrderStore:
         args = [
             order.id,
             _score(order.placed_at),
-            placed.to_json().decode(),
+            _outbox_json(placed),
             placed.type,
             fingerprint,
             IDEMPOTENCY_TTL_S,
@@ -153,7 +154,7 @@ class OrderStore:
             args=[
                 before.status.value,
                 after.id,
-                event.to_json().decode(),
+                _outbox_json(event),
                 event.type,
                 PROCESSED_TTL_S,
                 _score(after.placed_at),
@@ -232,6 +233,15 @@ def _entries(raw: list[Any]) -> Iterator[OutboxEntry]:
     for entry_id, fields in raw:
         if fields:  # an entry deleted while pending comes back without fields
             yield OutboxEntry(entry_id, fields["event"])
+
+
+def _outbox_json(event: Event) -> str:
+    """The event as the relay will publish it; with tracing on, its `traceparent` is the span
+    storing it (the POST, or the consumer's handling), which the relay's publish continues."""
+    traceparent = stored_traceparent(event.traceparent)
+    if traceparent != event.traceparent:
+        event = event.model_copy(update={"traceparent": traceparent})
+    return event.to_json().decode()
 
 
 def to_fields(order: Order) -> dict[str, str]:

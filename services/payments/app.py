@@ -8,7 +8,7 @@ from typing import Any
 from flask import Flask
 
 from services.payments import bootstrap
-from services.payments.api import api
+from services.payments.api import OPERATIONS, api
 from services.payments.ledger import RedisLedger
 from services.payments.settings import SERVICE, PaymentsSettings
 from shared.celery_app import celery_init_app
@@ -16,7 +16,7 @@ from shared.web import create_service_app
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
-    app = create_service_app(PaymentsSettings(service=SERVICE), config)
+    app = create_service_app(PaymentsSettings(service=SERVICE), config, OPERATIONS)
     celery_init_app(app)
     settings, redis = app.config["SETTINGS"], app.extensions["redis"]
     app.extensions["ledger"] = RedisLedger(redis, settings)

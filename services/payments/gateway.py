@@ -21,6 +21,7 @@ from typing import Protocol
 from redis import Redis
 
 from shared.settings import Settings
+from shared.tracing import client_call
 
 FLAKY_FAILURES = 2
 
@@ -58,6 +59,10 @@ class SimulatedGateway:
         self._rng = rng or random.Random()
 
     def charge(self, idempotency_key: str, token: str, amount_cents: int, currency: str) -> GatewayResult:
+        with client_call("gateway charge", **{"gateway.idempotency_key": idempotency_key}):
+            return self._charge(idempotency_key, token, amount_cents, currency)
+
+    def _charge(self, idempotency_key: str, token: str, amount_cents: int, currency: str) -> GatewayResult:
         if self.latency_ms:
             time.sleep(self.latency_ms / 1000)
         known = self.store.recall(idempotency_key)
@@ -67,7 +72,7 @@ class SimulatedGateway:
             raise GatewayUnavailable("simulated transient gateway failure")
         if token == "tok_flaky" and self.store.count_attempt(idempotency_key) <= FLAKY_FAILURES:
             raise GatewayUnavailable("tok_flaky: transient gateway failure")
-        payment_id = f"pay_{uuid.uuid4().hex}"
+        payment_id = str(uuid.uuid4())
         if token in ("tok_visa", "tok_flaky"):
             result = GatewayResult(approved=True, payment_id=payment_id)
         elif token == "tok_chargeDeclined":

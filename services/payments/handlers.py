@@ -74,7 +74,7 @@ def _charge(payment: Payment, ledger: Ledger, gateway: SimulatedGateway, max_att
         if attempt < max_attempts:
             raise
         log.error("gateway still unavailable for order %s, declining: %s", payment.order_id, exc)
-        settled = payment.settle(False, f"pay_{uuid.uuid4().hex}", "gateway_unavailable")
+        settled = payment.settle(False, str(uuid.uuid4()), "gateway_unavailable")
     else:
         settled = payment.settle(result.approved, result.payment_id, result.reason)
     return ledger.settle(settled)

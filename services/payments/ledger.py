@@ -44,8 +44,10 @@ class RedisLedger:
         self._settle = redis.register_script(_SETTLE)
         self._lease = Lease(redis, lease_s)
 
-    def _key(self, order_id: str, *parts: str) -> str:
-        return self._settings.key("payment", order_id, *parts)
+    def _key(self, order_id: str, kind: str = "payment") -> str:
+        """The id last, after what the key holds: an id with a `:` in it can never name the key of
+        another order (`payment:<X>:claim` was once both order X's claim and order `<X>:claim`)."""
+        return self._settings.key(kind, order_id)
 
     def add(self, payment: Payment) -> bool:
         """Store a new payment request; False if this order already has one."""
@@ -80,7 +82,7 @@ class RedisLedger:
     def claim(self, order_id: str) -> Iterator[Payment | None]:
         """Hold the order for one task; yields its payment as read under the claim."""
         busy = ChargeInProgress(f"order {order_id} is being charged by another task")
-        with self._lease.hold(self._key(order_id, "claim"), busy, read=self._key(order_id)) as raw:
+        with self._lease.hold(self._key(order_id, "payment-claim"), busy, read=self._key(order_id)) as raw:
             yield _payment(raw)
 
 

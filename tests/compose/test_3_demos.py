@@ -58,5 +58,8 @@ def test_more_worker_containers_drain_the_email_backlog_faster(shop: ComposeStac
     rates = figures["rates_per_replicas"]
     assert 0 < rates["1"] < rates["2"]
     assert figures["starved_steps"] == []
-    settings = requests.get(shop.url("NOTIFICATIONS_PORT") + "/api/settings", timeout=5).json()
+    operator = {"Authorization": f"Bearer {shop.secrets['OPERATOR_TOKEN']}"}
+    settings = requests.get(
+        shop.url("NOTIFICATIONS_PORT") + "/api/settings", headers=operator, timeout=5
+    ).json()
     assert settings["notify_delay_ms"] == 0, "the demo puts the delay back"

@@ -10,6 +10,7 @@ screenshot under artifacts/screenshots/.
 
 from __future__ import annotations
 
+import secrets
 import uuid
 from collections.abc import Iterator
 
@@ -41,6 +42,7 @@ PAYMENTS = ("payments-consumer", "payments-worker")
 SUBSCRIBER_QUEUES = ("orders", "payments", "notifications", "dashboard")
 ORDER_EVENTS = ("order.placed", "payment.authorized", "order.confirmed", "notification.sent")
 BROKER_STATS_S = 30  # the management API refreshes queue depths and consumer counts every 5 s
+OPERATOR_TOKEN = secrets.token_urlsafe(24)  # dead letters and bursts are an operator's
 
 pytestmark = [
     pytest.mark.slow,
@@ -64,7 +66,7 @@ def queues_declared(amqp_url: str, names: tuple[str, ...]) -> bool:
 
 @pytest.fixture(scope="module")
 def shop() -> Iterator[tuple[SandboxedStack, Sandbox]]:
-    with sandboxed_stack("ui") as stack:
+    with sandboxed_stack("ui", OPERATOR_TOKEN=OPERATOR_TOKEN) as stack:
         stack.up("smtp-sink", *SERVICES)
         declared = lambda: queues_declared(stack.sandbox.amqp_url, SUBSCRIBER_QUEUES)  # noqa: E731
         wait_until(declared, 60, 0.2, "the subscriber queues")
@@ -93,6 +95,15 @@ def page(browser: Browser, shop: tuple[SandboxedStack, Sandbox]) -> Iterator[Pag
     assert tab.evaluate("window.__sameDocument === true"), "the page reloaded"
     assert not errors, f"JavaScript errors: {errors}"
     context.close()
+
+
+def give_operator_token(page: Page) -> None:
+    """The dashboard asks once per tab, the first time an operator action needs the token."""
+    dialog = page.locator("#operator-dialog")
+    expect(dialog).to_be_visible(timeout=5_000)
+    page.fill("#operator-token", OPERATOR_TOKEN)
+    page.click("#operator-submit")
+    expect(dialog).to_be_hidden()
 
 
 def record_card_states(page: Page) -> None:
@@ -188,6 +199,7 @@ def test_with_payments_stopped_orders_wait_and_the_map_shows_it_then_they_comple
         expect(payments_queue).to_have_attribute("data-depth", "1", timeout=BROKER_STATS_S * 1000)
         page.fill("#burst-count", "3")
         page.click("#burst")
+        give_operator_token(page)
         expect(page.locator("#shop-status")).to_contain_text("Burst done: 3 orders placed", timeout=15_000)
         expect(payments_queue).to_have_attribute("data-depth", "4", timeout=BROKER_STATS_S * 1000)
 
@@ -223,7 +235,10 @@ def test_a_dead_lettered_message_shows_its_reason_and_can_be_replayed(
     finally:
         connection.close()
 
-    letter = page.locator(f'[data-testid="dlq"][data-service="payments"] [data-key="{poison_id}"]')
+    queue = page.locator('[data-testid="dlq"][data-service="payments"]')
+    queue.get_by_role("button", name="Show the messages").click(timeout=BROKER_STATS_S * 1000)
+    give_operator_token(page)
+    letter = queue.locator(f'[data-key="{poison_id}"]')
     expect(letter).to_be_visible(timeout=BROKER_STATS_S * 1000)
     expect(letter.locator('[data-testid="dead-letter-reason"]')).to_have_text("invalid")
     expect(letter.locator(".letter-error")).to_contain_text("not JSON")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,11 +24,13 @@ from infra.stack import ROOT
 
 pytestmark = pytest.mark.slow
 
+OPERATOR_TOKEN = secrets.token_urlsafe(24)  # the demos read it as an operator would: the environment
+
 
 @pytest.fixture(scope="module")
 def dev(tmp_path_factory) -> Iterator[SandboxedStack]:
     artifacts = str(tmp_path_factory.mktemp("artifacts"))
-    with sandboxed_stack("demo", ARTIFACTS_DIR=artifacts) as stack:
+    with sandboxed_stack("demo", ARTIFACTS_DIR=artifacts, OPERATOR_TOKEN=OPERATOR_TOKEN) as stack:
         stack.make("dev", timeout=90)
         yield stack
 
@@ -94,7 +97,8 @@ def test_scaling_notification_workers_drains_the_backlog_proportionally_faster(d
     assert rates["1"] < rates["2"] < rates["4"]
     assert figures["efficiency_at_max"] >= 0.7
     assert figures["starved_steps"] == []
-    settings = requests.get(dev.url("notifications") + "/api/settings", timeout=5).json()
+    operator = {"Authorization": f"Bearer {OPERATOR_TOKEN}"}
+    settings = requests.get(dev.url("notifications") + "/api/settings", headers=operator, timeout=5).json()
     assert settings["notify_delay_ms"] == 0, "the demo puts the delay back"
 
 

@@ -11,6 +11,7 @@ seen, anything written before it would have been seen too.
 from __future__ import annotations
 
 import json
+import secrets
 import threading
 import uuid
 from collections.abc import Iterator
@@ -29,6 +30,8 @@ from tests.support.bus import BusObserver
 pytestmark = pytest.mark.slow
 
 SETTLED = ("order.confirmed", "order.cancelled")
+OPERATOR_TOKEN = secrets.token_urlsafe(24)
+OPERATOR = {"Authorization": f"Bearer {OPERATOR_TOKEN}"}  # listing every order is an operator's
 VALID = {
     "customer_email": "ada@example.com",
     "items": [{"sku": "MUG-CERAMIC", "qty": 2}],
@@ -38,7 +41,9 @@ VALID = {
 
 @pytest.fixture(scope="module")
 def orders() -> Iterator[SandboxedStack]:
-    with sandboxed_stack("orders", autorestart=False, ORDERS_RELAY_CLAIM_IDLE_MS="500") as stack:
+    with sandboxed_stack(
+        "orders", autorestart=False, ORDERS_RELAY_CLAIM_IDLE_MS="500", OPERATOR_TOKEN=OPERATOR_TOKEN
+    ) as stack:
         stack.up("orders")
         yield stack
 
@@ -204,9 +209,9 @@ def test_invalid_input_is_refused_naming_the_field_and_nothing_is_published(
     orders: SandboxedStack, bus: BusObserver, case: tuple
 ) -> None:
     data, content_type, headers, status, field = case
-    before = requests.get(orders.url("orders") + "/api/orders", params={"limit": 500}, timeout=5).json()[
-        "count"
-    ]
+    before = requests.get(
+        orders.url("orders") + "/api/orders", params={"limit": 500}, headers=OPERATOR, timeout=5
+    ).json()["count"]
 
     response = raw_post(orders, data, content_type, **headers)
 
@@ -215,9 +220,9 @@ def test_invalid_input_is_refused_naming_the_field_and_nothing_is_published(
     assert field in [error["field"] for error in body["errors"]], body
     assert all(error["reason"] for error in body["errors"])
     assert published_until_sentinel(orders, bus) == []
-    after = requests.get(orders.url("orders") + "/api/orders", params={"limit": 500}, timeout=5).json()[
-        "count"
-    ]
+    after = requests.get(
+        orders.url("orders") + "/api/orders", params={"limit": 500}, headers=OPERATOR, timeout=5
+    ).json()["count"]
     assert after == before + 1  # the sentinel only
 
 
@@ -256,10 +261,10 @@ def test_reading_orders_validates_its_parameters(orders: SandboxedStack) -> None
     order_id = place(orders)
 
     unknown = requests.get(f"{base}/{uuid.uuid4()}", timeout=5)
-    bad_status = requests.get(base, params={"status": "SHIPPED"}, timeout=5)
-    bad_limit = requests.get(base, params={"limit": "lots"}, timeout=5)
-    too_many = requests.get(base, params={"limit": 100_000}, timeout=5)
-    pending = requests.get(base, params={"status": "PENDING", "limit": 500}, timeout=5)
+    bad_status = requests.get(base, params={"status": "SHIPPED"}, headers=OPERATOR, timeout=5)
+    bad_limit = requests.get(base, params={"limit": "lots"}, headers=OPERATOR, timeout=5)
+    too_many = requests.get(base, params={"limit": 100_000}, headers=OPERATOR, timeout=5)
+    pending = requests.get(base, params={"status": "PENDING", "limit": 500}, headers=OPERATOR, timeout=5)
 
     assert unknown.status_code == 404 and unknown.json()["errors"][0]["field"] == "order_id"
     assert bad_status.status_code == 400 and bad_status.json()["errors"][0]["field"] == "status"
@@ -290,7 +295,7 @@ def test_one_idempotency_key_posted_concurrently_makes_one_order(
 
 
 def payment_event(event_type: str, order_id: str) -> Event:
-    data = {"order_id": order_id, "payment_id": f"pay-{order_id}"}
+    data = {"order_id": order_id, "payment_id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"pay-{order_id}"))}
     data |= (
         {"amount_cents": 2580, "currency": "EUR"}
         if event_type == "payment.authorized"

@@ -7,10 +7,14 @@ from typing import Any
 
 from shared.envelope import Event, new_event
 
-POINTS = {"order_id": "o-1", "points": 12}
+# The ids of the sample order, its payment and its notification (UUID-shaped, as the contract wants).
+ORDER_ID = "00000000-0000-4000-8000-000000000001"
+PAYMENT_ID = "00000000-0000-4000-8000-0000000000a1"
+NOTIFICATION_ID = "00000000-0000-4000-8000-0000000000b1"
+POINTS = {"order_id": ORDER_ID, "points": 12}
 
 
-def order_placed(token: str = "tok_visa", order_id: str = "o-1") -> Event:
+def order_placed(token: str = "tok_visa", order_id: str = ORDER_ID) -> Event:
     """Two books at 12.50 EUR, paid with `token`."""
     return new_event(
         "order.placed",
@@ -27,7 +31,7 @@ def order_placed(token: str = "tok_visa", order_id: str = "o-1") -> Event:
 
 
 def unlisted(
-    data: dict[str, Any] = POINTS, event_type: str = "points.awarded", subject: str | None = "o-1"
+    data: dict[str, Any] = POINTS, event_type: str = "points.awarded", subject: str | None = ORDER_ID
 ) -> bytes:
     """An event of a type shared/contract.py does not list yet, on the wire as a newer
     service would send it: a valid envelope (its own id) with that type and its data."""
@@ -37,13 +41,19 @@ def unlisted(
 
 
 SAMPLE_DATA: dict[str, dict[str, Any]] = {
-    "payment.authorized": {"order_id": "o-1", "payment_id": "p-1", "amount_cents": 2500, "currency": "EUR"},
-    "payment.declined": {"order_id": "o-1", "payment_id": "p-1", "reason": "card_declined"},
-    "order.confirmed": {"order_id": "o-1", "customer_email": "ada@example.com", "total_cents": 2500},
-    "order.cancelled": {"order_id": "o-1", "customer_email": "ada@example.com", "reason": "card_declined"},
+    "payment.authorized": {
+        "order_id": ORDER_ID,
+        "payment_id": PAYMENT_ID,
+        "amount_cents": 2500,
+        "currency": "EUR",
+    },
+    "payment.declined": {"order_id": ORDER_ID, "payment_id": PAYMENT_ID, "reason": "card_declined"},
+    "order.confirmed": {"order_id": ORDER_ID, "customer_email": "ada@example.com", "total_cents": 2500},
+    "order.cancelled": {"order_id": ORDER_ID, "customer_email": "ada@example.com", "reason": "card_declined"},
+    "service.heartbeat": {"service": "payments", "process": "consumer", "instance": "host-1:42"},
     "notification.sent": {
-        "order_id": "o-1",
-        "notification_id": "n-1",
+        "order_id": ORDER_ID,
+        "notification_id": NOTIFICATION_ID,
         "channel": "email",
         "recipient": "ada@example.com",
         "template": "order_confirmed",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import threading
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -27,7 +28,7 @@ _order_numbers = itertools.count(1)
 
 def order_placed(order_id: str | None = None) -> Event:
     """A new order each call (its own id), unless `order_id` names one."""
-    return events.order_placed(order_id=order_id or f"o-{next(_order_numbers)}")
+    return events.order_placed(order_id=order_id or str(uuid.UUID(int=next(_order_numbers))))
 
 
 def record_with_apply_once(redis: Redis, settings: Settings, event: Event) -> None:

@@ -20,6 +20,8 @@ from shared.topology import EVENTS_EXCHANGE, RETRY_DELAYS_S, dead_letter_queue
 from tests.integration.bus.conftest import SERVICE, Broker, order_placed, record_with_apply_once
 
 DLQ = dead_letter_queue(SERVICE)
+FAILING = "00000000-0000-4000-8000-00000000fa11"
+REFUSED = "00000000-0000-4000-8000-0000000000ef"
 
 
 def raw_message(body: bytes, routing_key: str = "order.placed") -> Message:
@@ -36,7 +38,7 @@ def test_a_failing_handler_is_retried_with_growing_delays_then_dead_lettered(
     broker: Broker, publisher: Publisher, start_consumer
 ):
     broker.declare()
-    failing = order_placed("o-failing")
+    failing = order_placed(FAILING)
     attempts: list[float] = []
     served: list[str] = []
 
@@ -74,7 +76,7 @@ def test_poison_messages_go_to_the_dlq_at_once_and_the_consumer_carries_on(
     handled: list[str] = []
 
     def handle(event: Event) -> None:
-        if event.subject == "o-refused":
+        if event.subject == REFUSED:
             raise PermanentError("card number is not a card number")
         handled.append(event.id)
 
@@ -88,7 +90,7 @@ def test_poison_messages_go_to_the_dlq_at_once_and_the_consumer_carries_on(
             raw_message(json.dumps({**wrong_schema, "type": "order.teleported"}).encode()),
         ]
     )
-    publisher.publish(order_placed("o-refused"))
+    publisher.publish(order_placed(REFUSED))
     valid = order_placed()
     publisher.publish(valid)
 
@@ -145,3 +147,51 @@ def test_the_same_event_handled_by_two_replicas_at_once_has_one_effect(
 
     wait_until(lambda: len(finished) == 2, what="both copies handled")
     assert redis_client.lrange(settings.key("effects"), 0, -1) == [event.id]
+
+
+@pytest.mark.parametrize("workers", [4, 0], ids=["pool", "inline"])
+def test_attempt_headers_a_publisher_made_up_neither_crash_the_consumer_nor_change_its_retries(
+    broker: Broker, publisher: Publisher, start_consumer, workers: int
+):
+    """Finding 1: `x-attempt: -10` and a transient error crashed the consumer (IndexError in the
+    retry path), and the redelivered message crashed it again; "abc" was parked as a consumer error."""
+    broker.declare()
+    failed_once: set[str] = set()
+    handled: list[str] = []
+
+    def fail_the_first_time(event: Event) -> None:
+        if event.id not in failed_once:
+            failed_once.add(event.id)
+            raise ConnectionError("gateway timeout")
+        handled.append(event.id)
+
+    start_consumer({"order.placed": fail_the_first_time}, workers=workers)
+    # pika cannot send a float; a decimal makes this broker close the publisher's channel (541)
+    made_up = [-10, -3, "abc", [1, 2], {"n": 1}, 2**62]
+    hostile = [order_placed() for _ in made_up]
+    publisher.send_many(
+        [
+            Message(
+                EVENTS_EXCHANGE,
+                "order.placed",
+                event.to_json(),
+                pika.BasicProperties(
+                    content_type="application/cloudevents+json", headers={"x-attempt": attempt}
+                ),
+            )
+            for event, attempt in zip(hostile, made_up, strict=True)
+        ]
+    )
+
+    retried = {event.id for event in hostile[:-1]}  # counted as a first attempt: retried once, then handled
+    wait_until(lambda: set(handled) == retried, timeout=15, what="made-up counts retried from the first")
+    [(props, body)] = wait_until(lambda: broker.drain(DLQ), timeout=10, what="a count past the last retry")
+    assert json.loads(body)["id"] == hostile[-1].id
+    assert (props.headers["x-death-reason"], props.headers["x-attempt"]) == (
+        "exhausted",
+        len(RETRY_DELAYS_S) + 1,
+    )
+    later = order_placed()
+    publisher.publish(later)
+    wait_until(lambda: later.id in failed_once, what="the same consumer still taking messages")
+    assert broker.consumers(SERVICE) == 1

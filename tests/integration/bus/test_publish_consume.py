@@ -6,9 +6,10 @@ import pika
 import pytest
 
 from harness.waiting import wait_until
+from infra.dev.grants import MAX_MESSAGE_BYTES
 from shared.envelope import Event, InvalidEvent, new_event
 from shared.publisher import Message, Publisher, PublishError, Unroutable
-from shared.topology import DEAD_LETTER_EXCHANGE
+from shared.topology import DEAD_LETTER_EXCHANGE, EVENTS_EXCHANGE
 from tests.integration.bus.conftest import SERVICE, Broker, order_placed
 
 
@@ -81,3 +82,17 @@ def test_publishing_to_a_missing_exchange_fails_fast(broker: Broker, publisher: 
         publisher.send_many([lost], timeout=10)
 
     publisher.publish(order_placed())  # a fresh channel took over
+
+
+def test_a_message_above_the_broker_s_size_limit_is_refused(broker: Broker):
+    """The broker's max_message_size (1 MiB, set on the local node by the sandbox's grants)."""
+    broker.declare()
+    connection = pika.BlockingConnection(pika.URLParameters(broker.amqp_url))
+    try:
+        channel = connection.channel()
+        channel.confirm_delivery()
+        with pytest.raises(pika.exceptions.ChannelClosedByBroker, match="max size"):
+            channel.basic_publish(EVENTS_EXCHANGE, "order.placed", b"x" * (MAX_MESSAGE_BYTES + 1))
+    finally:
+        connection.close()
+    assert broker.depth(SERVICE) == 0

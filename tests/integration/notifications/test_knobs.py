@@ -8,18 +8,21 @@ from harness.sandbox import Sandbox
 from services.notifications.app import create_app
 from services.notifications.knobs import Knobs
 
+OPERATOR = {"Authorization": "Bearer operator-token"}
+
 
 @pytest.fixture
 def client(sandbox: Sandbox, monkeypatch):
     monkeypatch.setenv("REDIS_PREFIX", sandbox.redis_prefix)
     monkeypatch.setenv("NOTIFY_DELAY_MS", "5")
+    monkeypatch.setenv("OPERATOR_TOKEN", "operator-token")
     return create_app().test_client()
 
 
 def test_the_delay_starts_from_the_environment_and_changes_at_run_time(client) -> None:
-    assert client.get("/api/settings").get_json() == {"notify_delay_ms": 5}
+    assert client.get("/api/settings", headers=OPERATOR).get_json() == {"notify_delay_ms": 5}
 
-    changed = client.put("/api/settings", json={"notify_delay_ms": 200})
+    changed = client.put("/api/settings", json={"notify_delay_ms": 200}, headers=OPERATOR)
 
     assert changed.status_code == 200
     assert changed.get_json() == {"notify_delay_ms": 200}
@@ -38,8 +41,8 @@ def test_the_delay_starts_from_the_environment_and_changes_at_run_time(client) -
     ],
 )
 def test_a_bad_knob_is_refused_naming_the_field_and_changes_nothing(client, body, field) -> None:
-    response = client.put("/api/settings", json=body)
+    response = client.put("/api/settings", json=body, headers=OPERATOR)
 
     assert response.status_code == 422
     assert response.get_json()["field"] == field
-    assert client.get("/api/settings").get_json() == {"notify_delay_ms": 5}
+    assert client.get("/api/settings", headers=OPERATOR).get_json() == {"notify_delay_ms": 5}

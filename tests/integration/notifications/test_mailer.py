@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import smtplib
 from collections.abc import Iterator
 
@@ -11,8 +12,9 @@ import requests
 from harness.launcher import SandboxedStack, sandboxed_stack
 from harness.mail import Mailbox
 from harness.waiting import wait_until
-from services.notifications.mailer import SmtpMailer
-from tests.integration.notifications.conftest import cancellation, confirmation
+from services.notifications.mailer import SmtpMailer, UnsafeEmail
+from tests.integration.notifications.conftest import cancellation, confirmation, sample_order_id
+from tests.support.events import ORDER_ID
 
 
 @pytest.fixture
@@ -34,11 +36,11 @@ def test_a_sent_email_shows_in_the_sink_like_in_mailpit(mailer: SmtpMailer, sink
     mailer.send(notification)
 
     [mail] = mailbox.wait_for_count(1, timeout=10)
-    assert mail.message_id == "o-1.order_confirmed@notifications.shop"
-    assert (mail.order_id, mail.template) == ("o-1", "order_confirmed")
+    assert mail.message_id == f"{ORDER_ID}.order_confirmed@notifications.shop"
+    assert (mail.order_id, mail.template) == (ORDER_ID, "order_confirmed")
     assert mail.sender == "shop@example.com"
     assert mail.recipients == ("grace@example.com",)
-    assert mail.subject == "Your order o-1 is confirmed"
+    assert mail.subject == f"Your order {ORDER_ID} is confirmed"
     assert mail.created.endswith("Z")
 
 
@@ -46,7 +48,7 @@ def test_the_mailbox_pages_through_everything_oldest_first_and_clears(
     mailer: SmtpMailer, sink: SandboxedStack
 ) -> None:
     mailbox = Mailbox(sink.url("smtp-sink"))
-    order_ids = [f"o-{n}" for n in range(7)]
+    order_ids = [sample_order_id(n) for n in range(7)]
     for order_id in order_ids:
         mailer.send(cancellation(order_id))
 
@@ -60,8 +62,8 @@ def test_the_mailbox_pages_through_everything_oldest_first_and_clears(
 
 
 def test_the_sink_paginates_newest_first_like_mailpit(mailer: SmtpMailer, sink: SandboxedStack) -> None:
-    for order_id in ("o-1", "o-2", "o-3"):
-        mailer.send(confirmation(order_id))
+    for n in (1, 2, 3):
+        mailer.send(confirmation(sample_order_id(n)))
 
     page = requests.get(
         sink.url("smtp-sink") + "/api/v1/messages", params={"start": 1, "limit": 1}, timeout=5
@@ -69,7 +71,24 @@ def test_the_sink_paginates_newest_first_like_mailpit(mailer: SmtpMailer, sink: 
 
     body = page.json()
     assert (body["total"], body["count"], body["start"]) == (3, 1, 1)
-    assert body["messages"][0]["MessageID"] == "o-2.order_confirmed@notifications.shop"
+    assert body["messages"][0]["MessageID"] == f"{sample_order_id(2)}.order_confirmed@notifications.shop"
+
+
+def test_an_email_that_would_gain_a_recipient_never_reaches_the_server(
+    mailer: SmtpMailer, sink: SandboxedStack
+) -> None:
+    mailbox = Mailbox(sink.url("smtp-sink"))
+    # past the contract (it refuses both addresses): the writer refuses on its own
+    for recipient in (
+        "grace@example.com,postmaster@example.com",
+        "grace@example.com\r\nBcc: eve@example.com",
+    ):
+        with pytest.raises(UnsafeEmail):
+            mailer.send(dataclasses.replace(confirmation(), recipient=recipient))
+    mailer.send(confirmation(sample_order_id(2), email="grace@example.com"))
+
+    [mail] = mailbox.wait_for_count(1, timeout=10)  # only the last one: the refused ones were never sent
+    assert (mail.order_id, mail.recipients) == (sample_order_id(2), ("grace@example.com",))
 
 
 def test_an_unreachable_smtp_server_raises_an_os_error_for_the_task_to_retry(sink: SandboxedStack) -> None:

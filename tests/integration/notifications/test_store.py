@@ -9,7 +9,8 @@ from services.notifications.app import create_app
 from services.notifications.model import SendInProgress
 from services.notifications.store import RedisNotifications
 from shared.settings import Settings
-from tests.integration.notifications.conftest import cancellation, confirmation
+from tests.integration.notifications.conftest import cancellation, confirmation, sample_order_id
+from tests.support.events import ORDER_ID
 
 
 def test_a_notification_is_stored_once_and_found_by_its_order(redis: Redis, settings: Settings) -> None:
@@ -18,11 +19,11 @@ def test_a_notification_is_stored_once_and_found_by_its_order(redis: Redis, sett
 
     assert store.add(notification)
     assert not store.add(notification)
-    store.add(confirmation("o-2"))
+    store.add(confirmation(sample_order_id(2)))
 
     assert store.get(notification.notification_id) == notification
-    assert store.for_order("o-1") == [notification]
-    assert store.for_order("o-unknown") == []
+    assert store.for_order(ORDER_ID) == [notification]
+    assert store.for_order(sample_order_id(404)) == []
 
 
 def test_sent_and_published_are_recorded(redis: Redis, settings: Settings) -> None:
@@ -54,13 +55,13 @@ def test_the_read_api_lists_the_notifications_of_an_order(settings: Settings) ->
     notification = confirmation()
     client.application.extensions["notifications"].add(notification)
 
-    body = client.get("/api/notifications?order_id=o-1").get_json()
+    body = client.get(f"/api/notifications?order_id={ORDER_ID}").get_json()
 
-    assert body["order_id"] == "o-1"
+    assert body["order_id"] == ORDER_ID
     [shown] = body["notifications"]
     assert shown["notification_id"] == notification.notification_id
     assert (shown["template"], shown["status"], shown["channel"]) == ("order_confirmed", "queued", "email")
-    assert client.get("/api/notifications?order_id=o-2").get_json()["notifications"] == []
+    assert client.get(f"/api/notifications?order_id={sample_order_id(2)}").get_json()["notifications"] == []
     missing = client.get("/api/notifications")
     assert missing.status_code == 400
     assert missing.get_json()["field"] == "order_id"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -31,13 +32,16 @@ def outbox_events(redis: Redis, settings: Settings) -> list[Event]:
     return [decode(fields["event"].encode()) for _id, fields in redis.xrange(settings.key("outbox"))]
 
 
+PAYMENT_ID = "5d0c1b3e-8f2a-4c6d-9e7b-1a2b3c4d5e6f"
+
+
 def authorized(order_id: str) -> Event:
-    data = {"order_id": order_id, "payment_id": "pay-1", "amount_cents": 3990, "currency": "EUR"}
+    data = {"order_id": order_id, "payment_id": PAYMENT_ID, "amount_cents": 3990, "currency": "EUR"}
     return new_event("payment.authorized", data, source="payments")
 
 
 def declined(order_id: str) -> Event:
-    data = {"order_id": order_id, "payment_id": "pay-1", "reason": "card declined"}
+    data = {"order_id": order_id, "payment_id": PAYMENT_ID, "reason": "card_declined"}
     return new_event("payment.declined", data, source="payments")
 
 
@@ -146,7 +150,7 @@ def test_authorized_and_declined_racing_settle_the_order_exactly_once(
 
 def test_a_payment_outcome_for_an_unknown_order_is_permanent(store: OrderStore) -> None:
     with pytest.raises(PermanentError):
-        handlers.confirm_order(authorized("no-such-order"), store)
+        handlers.confirm_order(authorized(str(uuid.uuid4())), store)  # no such order
 
 
 def test_orders_are_listed_newest_first_and_by_status(store: OrderStore) -> None:

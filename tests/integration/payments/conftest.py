@@ -9,6 +9,7 @@ from harness.sandbox import Sandbox
 from services.payments.model import Payment
 from services.payments.settings import PaymentsSettings
 from shared.envelope import new_event
+from tests.support.events import ORDER_ID
 
 
 @pytest.fixture
@@ -23,7 +24,7 @@ def redis(settings: PaymentsSettings) -> Redis:
     return Redis.from_url(settings.redis_url, decode_responses=True)
 
 
-def requested(order_id: str = "o-1", token: str = "tok_visa") -> Payment:
+def requested(order_id: str = ORDER_ID, token: str = "tok_visa") -> Payment:
     data = {
         "order_id": order_id,
         "customer_email": "ada@example.com",

@@ -8,6 +8,7 @@ from flask.testing import FlaskClient
 from services.payments.app import create_app
 from shared.settings import Settings
 from tests.integration.payments.conftest import requested
+from tests.support.events import ORDER_ID
 
 
 @pytest.fixture
@@ -18,12 +19,12 @@ def client(settings: Settings) -> FlaskClient:
 
 def test_the_payment_of_an_order_and_what_the_gateway_charged(client: FlaskClient) -> None:
     app = client.application
-    payment = requested("o-1")
+    payment = requested(ORDER_ID)
     app.extensions["ledger"].add(payment)
-    result = app.extensions["gateway"].charge("o-1", "tok_visa", 2500, "EUR")
+    result = app.extensions["gateway"].charge(ORDER_ID, "tok_visa", 2500, "EUR")
     app.extensions["ledger"].settle(payment.settle(result.approved, result.payment_id))
 
-    body = client.get("/api/payments?order_id=o-1").get_json()
+    body = client.get(f"/api/payments?order_id={ORDER_ID}").get_json()
 
     assert body["gateway_charges"] == 1
     [shown] = body["payments"]

@@ -105,7 +105,7 @@ def test_an_authorization_from_anyone_but_payments_confirms_nothing(
     assert (letter.reason, letter.order_id) == ("forged", order.id)
     assert "'guest'" in letter.error
     assert store.get(order.id).status is OrderStatus.PENDING
-    # the log keeps it, but a reader of history (loyalty's backfill, the dashboard's) skips it
+    # the log keeps it, but a reader of history (loyalty's backfill) skips it
     senders = publisher_users(sandbox.user("loyalty"), "loyalty")
     assert [e.subject for _offset, e in read_log(sandbox.amqp_url, "first")] == [order.id]
     assert list(read_log(sandbox.amqp_url, "first", senders=senders)) == []

@@ -11,7 +11,7 @@ from shared.consumer import ANY_TYPE, RELEASE, Delivery, EventConsumer, Outcome,
 from shared.envelope import Event, new_event
 from shared.settings import Settings
 from shared.topology import EVENTS_EXCHANGE, RETRY_DELAYS_S, Binding
-from tests.support.events import order_placed, unlisted
+from tests.support.events import ORDER_ID, PAYMENT_ID, order_placed, unlisted
 
 SETTINGS = Settings(service="payments", amqp_url="amqp://payments:pw@unused", redis_url="redis://unused")
 
@@ -67,6 +67,59 @@ def test_after_the_last_retry_the_message_is_dead_lettered_as_exhausted():
     )
 
 
+# What a publisher may put in `x-attempt`: AMQP carries numbers, text, bytes, lists, tables...
+HOSTILE_ATTEMPTS = [-3, -10, "abc", "2", b"1", [1], {"n": 1}, 1.5, 1e40, float("nan"), True, None]
+
+
+@pytest.mark.parametrize("previous_attempts", HOSTILE_ATTEMPTS)
+def test_an_attempt_header_that_is_no_count_of_ours_counts_as_no_attempt_yet(previous_attempts: object):
+    outcome = consumer_with(fail).outcome_of(
+        order_placed().to_json(), {"x-attempt": previous_attempts}, "order.placed", "orders"
+    )
+
+    assert (outcome.action, outcome.attempt) == ("retry", 1)
+
+
+def test_an_attempt_count_beyond_the_retries_is_exhausted_as_the_last_attempt():
+    outcome = consumer_with(fail).outcome_of(
+        order_placed().to_json(), {"x-attempt": 2**62}, "order.placed", "orders"
+    )
+
+    assert (outcome.action, outcome.reason, outcome.attempt) == (
+        "dead_letter",
+        "exhausted",
+        len(RETRY_DELAYS_S) + 1,
+    )
+
+
+class FakeSideChannel:
+    """The confirm channel messages are moved on; encodes each as pika would put it on the wire."""
+
+    def __init__(self) -> None:
+        self.moved: list[tuple[str, str, dict[str, Any]]] = []
+
+    def basic_publish(self, exchange: str, key: str, body: bytes, props: Any, mandatory: bool) -> None:
+        props.encode()
+        self.moved.append((exchange, key, props.headers))
+
+
+@pytest.mark.parametrize("previous_attempts", [*HOSTILE_ATTEMPTS, 2**62])
+def test_a_failure_with_any_attempt_header_is_moved_to_a_retry_queue_or_the_dlq(previous_attempts: object):
+    side = FakeSideChannel()
+    session = _Session("payments", "payments", FakeConnection(), FakeChannel(), side)
+    properties = pika.BasicProperties(headers={"x-attempt": previous_attempts})
+    delivery = Delivery(1, "order.placed", properties, order_placed().to_json())
+    session.received(delivery)
+    outcome = consumer_with(fail).outcome_of(delivery.body, properties.headers, "order.placed", "orders")
+
+    session.complete(delivery, outcome)
+
+    [(_exchange, key, headers)] = side.moved
+    assert key in {"payments.retry.1s", "payments"}
+    assert headers["x-attempt"] in range(1, len(RETRY_DELAYS_S) + 2)
+    assert session.channel.acks == [(1, True)]
+
+
 def test_an_invalid_event_never_reaches_the_handler():
     handled: list[Event] = []
 
@@ -78,7 +131,9 @@ def test_an_invalid_event_never_reaches_the_handler():
 
 def test_an_event_without_a_handler_is_dead_lettered():
     event = new_event(
-        "payment.declined", {"order_id": "o-1", "payment_id": "p-1", "reason": "no"}, source="payments"
+        "payment.declined",
+        {"order_id": ORDER_ID, "payment_id": PAYMENT_ID, "reason": "no"},
+        source="payments",
     )
 
     outcome = consumer_with(fail).outcome_of(event.to_json(), {}, "payment.declined", "payments")
@@ -201,7 +256,7 @@ def test_an_observer_of_any_type_gets_types_the_contract_does_not_list_yet():
 
     assert outcome.action == "ack"
     assert [(e.type, e.data.model_dump()) for e in seen] == [
-        ("points.awarded", {"order_id": "o-1", "points": 12})
+        ("points.awarded", {"order_id": ORDER_ID, "points": 12})
     ]
     assert consumer_with(seen.append).outcome_of(body, {}, "points.awarded", "orders").reason == "invalid"
     assert Binding(EVENTS_EXCHANGE, "dashboard", "#") in observer.topology  # present and future types

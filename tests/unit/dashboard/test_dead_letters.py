@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
+import pytest
+
 from services.dashboard.dead_letters import describe, message_key
-from tests.support.events import order_placed
+from tests.support.events import ORDER_ID, order_placed
 
 
 def test_the_consumers_own_headers_give_reason_error_and_attempts() -> None:
@@ -22,7 +25,7 @@ def test_the_consumers_own_headers_give_reason_error_and_attempts() -> None:
     assert letter.error == "GatewayTimeout: no answer in 5s"
     assert letter.attempts == 4
     assert letter.dead_lettered_at == "2026-01-01T12:00:00+00:00"
-    assert (letter.event_type, letter.order_id) == ("order.placed", "o-1")
+    assert (letter.event_type, letter.order_id) == ("order.placed", ORDER_ID)
     assert letter.key == "evt-1"
     assert letter.replays == 0
 
@@ -92,3 +95,39 @@ def test_a_parked_event_replayed_and_parked_again_keeps_its_count() -> None:
     }
 
     assert (describe(headers, b"x").reason, describe(headers, b"x").replays) == ("exhausted", 2)
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"x-attempt": "4", "x-death-reason": 7, "x-error": {"nested": [1]}, "x-dead-lettered-at": 1.5},
+        {"x-attempt": -3, "x-death": "not a list"},
+        {"x-attempt": 2**63, "x-death": [None, "x", {"count": "many", "queue": 5}]},
+        {"x-attempt": True, "x-death": [{"queue": b"payments.dlq", "count": -1}, {"count": 10**30}]},
+        {"x-death": [{"queue": "payments", "time": "yesterday", "reason": b"\xff\xfe"}]},
+        {"x-death": [{"queue": "payments", "time": datetime(1, 1, 1)}], "x-first-death-queue": None},
+        {"x-error": "x" * 1_000_000},
+    ],
+)
+def test_headers_the_publisher_chose_are_shown_as_missing_never_raised(headers: dict) -> None:
+    """Found by issue 15: these went through int() and the dead-letter panel answered 500."""
+    letter = describe(headers, b"x")
+
+    assert letter.attempts is None or 0 <= letter.attempts <= 10**9
+    assert len(letter.error) <= 1000
+    assert isinstance(letter.replays, int)
+    json.dumps(letter.to_json(), allow_nan=False)
+
+
+def test_a_count_of_the_wrong_type_counts_one_replay_and_gives_no_attempts() -> None:
+    headers = {
+        "x-attempt": "3",
+        "x-death": [
+            {"queue": "payments.dlq", "count": "2"},
+            {"queue": "payments", "reason": "delivery_limit", "count": -5},
+        ],
+    }
+
+    letter = describe(headers, b"x")
+
+    assert (letter.attempts, letter.replays, letter.reason) == (None, 1, "delivery_limit")

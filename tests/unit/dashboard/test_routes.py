@@ -38,9 +38,13 @@ class FakeDeadLetters:
         return len(chosen)
 
 
+OPERATOR = {"Authorization": "Bearer operator-token"}
+
+
 @pytest.fixture
 def client() -> FlaskClient:
-    app = create_app({"ORDERS_URL": "http://127.0.0.1:9"})  # nothing listens on port 9
+    nowhere = "http://127.0.0.1:9"  # nothing listens on port 9
+    app = create_app({"ORDERS_URL": nowhere, "OPERATOR_TOKEN": "operator-token", "MAX_STREAMS": 2})
     app.extensions["management"] = UnreachableManagement()
     app.extensions["dead_letters"] = FakeDeadLetters("m-1", "m-2")
     return app.test_client()
@@ -66,37 +70,37 @@ def test_the_page_gets_the_event_types_of_the_contract_it_shows(client: FlaskCli
 
 
 def test_dead_letters_are_listed_with_their_reason(client: FlaskClient) -> None:
-    body = client.get("/api/dead-letters/payments").get_json()
+    body = client.get("/api/dead-letters/payments", headers=OPERATOR).get_json()
 
     assert body["depth"] == 2
     assert [(m["key"], m["reason"]) for m in body["messages"]] == [("m-1", "invalid"), ("m-2", "invalid")]
 
 
 def test_an_unknown_service_has_no_dead_letters(client: FlaskClient) -> None:
-    answer = client.get("/api/dead-letters/nobody")
+    answer = client.get("/api/dead-letters/nobody", headers=OPERATOR)
 
     assert answer.status_code == 404
     assert "nobody" in answer.get_json()["detail"]
 
 
 def test_replay_one_then_all(client: FlaskClient) -> None:
-    one = client.post("/api/dead-letters/payments/replay", json={"key": "m-2"})
-    rest = client.post("/api/dead-letters/payments/replay", json={})
+    one = client.post("/api/dead-letters/payments/replay", json={"key": "m-2"}, headers=OPERATOR)
+    rest = client.post("/api/dead-letters/payments/replay", json={}, headers=OPERATOR)
 
     assert one.get_json() == {"service": "payments", "replayed": 1}
     assert rest.get_json() == {"service": "payments", "replayed": 1}
 
 
 def test_replaying_a_message_no_longer_there_names_the_key(client: FlaskClient) -> None:
-    answer = client.post("/api/dead-letters/payments/replay", json={"key": "gone"})
+    answer = client.post("/api/dead-letters/payments/replay", json={"key": "gone"}, headers=OPERATOR)
 
     assert answer.status_code == 404
     assert answer.get_json()["detail"].startswith("key:")
 
 
 def test_replay_takes_json_only_and_a_string_key(client: FlaskClient) -> None:
-    form = client.post("/api/dead-letters/payments/replay", data={"key": "m-1"})
-    number = client.post("/api/dead-letters/payments/replay", json={"key": 5})
+    form = client.post("/api/dead-letters/payments/replay", data={"key": "m-1"}, headers=OPERATOR)
+    number = client.post("/api/dead-letters/payments/replay", json={"key": 5}, headers=OPERATOR)
 
     assert form.status_code == 415
     assert number.status_code == 400
@@ -115,3 +119,20 @@ def test_the_shop_says_when_the_orders_api_does_not_answer(client: FlaskClient) 
 
     assert answer.status_code == 502
     assert "http://127.0.0.1:9" in answer.get_json()["detail"]
+
+
+def test_live_streams_past_the_cap_are_told_to_come_back(client: FlaskClient) -> None:
+    """Each stream holds a thread for minutes: past MAX_STREAMS a process refuses at once."""
+    held = [client.get("/api/stream", buffered=False) for _ in range(2)]  # not read: no Redis needed
+
+    refused = client.get("/api/stream")
+    held[0].close()  # a browser leaves
+    again = client.get("/api/stream", buffered=False)
+
+    assert [answer.status_code for answer in held] == [200, 200]
+    assert refused.status_code == 503
+    assert refused.headers["Retry-After"] == "5"
+    assert "2 live streams at most" in refused.get_json()["detail"]
+    assert again.status_code == 200
+    for answer in (held[1], again):
+        answer.close()

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from services.dashboard.view import DashboardView, Snapshot, chart_points, epoch_ms
+from services.dashboard.view import MAX_TEXT, DashboardView, Snapshot, chart_points, epoch_ms
 from shared.envelope import Event, decode, new_event
-from tests.support.events import unlisted
+from tests.support.events import NOTIFICATION_ID, ORDER_ID, PAYMENT_ID, unlisted
 
 PLACED_AT = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
-ORDER = "order-1"
+ORDER = ORDER_ID
 
 
 def event(event_type: str, data: dict, after_ms: int = 0, source: str = "orders") -> Event:
@@ -32,7 +34,7 @@ def placed(after_ms: int = 0) -> Event:
 
 
 def authorized(after_ms: int) -> Event:
-    data = {"payment_id": "pay-1", "amount_cents": 2580, "currency": "EUR"}
+    data = {"payment_id": PAYMENT_ID, "amount_cents": 2580, "currency": "EUR"}
     return event("payment.authorized", data, after_ms, "payments")
 
 
@@ -47,7 +49,8 @@ def cancelled(after_ms: int) -> Event:
 
 
 def notified(after_ms: int) -> Event:
-    data = {"notification_id": "n-1", "channel": "email", "recipient": "ada@example.com", "template": "x"}
+    data = {"notification_id": NOTIFICATION_ID, "channel": "email", "recipient": "a***@example.com"}
+    data["template"] = "x"
     return event("notification.sent", data, after_ms, "notifications")
 
 
@@ -60,7 +63,7 @@ def test_a_placed_order_is_pending_with_its_details() -> None:
     assert update.order.total_cents == 2580
     assert update.order.placed_at == epoch_ms(PLACED_AT)
     assert update.item.latency_ms == 0
-    assert update.item.summary == "2 items · 25.80 EUR · tok_visa"
+    assert update.item.summary == "2 items · 25.80 EUR"  # the payment token never leaves orders and payments
 
 
 def test_the_card_carries_its_total_written_as_every_amount_is() -> None:
@@ -85,7 +88,8 @@ def test_the_order_moves_to_confirmed_and_each_event_carries_its_latency() -> No
 def test_a_declined_payment_ends_cancelled_with_the_reason() -> None:
     view = DashboardView()
     view.apply(placed())
-    view.apply(event("payment.declined", {"payment_id": "p", "reason": "card_declined"}, 90, "payments"))
+    declined = {"payment_id": PAYMENT_ID, "reason": "card_declined"}
+    view.apply(event("payment.declined", declined, 90, "payments"))
     update = view.apply(cancelled(130))
 
     assert update.order.status == "CANCELLED"
@@ -140,10 +144,10 @@ def test_latency_is_never_negative_when_clocks_disagree() -> None:
 def test_the_board_keeps_the_most_recent_orders_only() -> None:
     view = DashboardView(max_orders=2)
     for n in range(3):
-        data = {"order_id": f"o{n}", "customer_email": "ada@example.com", "total_cents": 100}
-        view.apply(new_event("order.confirmed", data, source="orders"))
+        data = {"order_id": f"00000000-0000-4000-8000-00000000000{n}", "customer_email": "ada@example.com"}
+        view.apply(new_event("order.confirmed", {**data, "total_cents": 100}, source="orders"))
 
-    assert list(view.orders) == ["o1", "o2"]
+    assert [order_id[-1] for order_id in view.orders] == ["1", "2"]
 
 
 def test_the_snapshot_has_items_board_and_chart_points() -> None:
@@ -198,5 +202,56 @@ def test_untyped_data_of_any_shape_never_breaks_the_view() -> None:
     ]
     assert [view.apply(e) for e in odd] == [None, None, None]  # no order to show them on
 
-    update = view.apply(untyped("x.happened", {"customer_email": 42, "reason": ["?"]}, "order-9"))
+    update = view.apply(untyped("x.happened", {"customer_email": 42, "reason": ["?"]}, ORDER))
     assert update is not None and update.order.customer_email is None
+
+
+def as_the_feed_keeps_it(event_type: str, data: dict[str, Any], time: datetime = PLACED_AT) -> Event:
+    """An event read back from the dashboard's feed: untyped, its data as sent (feed.py)."""
+    envelope = json.loads(placed().to_json())
+    return Event.model_validate({**envelope, "type": event_type, "time": time.isoformat(), "data": data})
+
+
+def strict_json(value: Any) -> str:
+    """What the stream sends: JSON a browser parses (no NaN, no Infinity)."""
+    return json.dumps(value, allow_nan=False)
+
+
+def test_a_total_near_10_to_the_400_is_shown_as_unknown_and_the_stream_goes_on() -> None:
+    """Found by issue 15: JSON allows it, and it used to raise OverflowError out of the view."""
+    view, snapshot = DashboardView(), Snapshot()
+    huge = {"order_id": ORDER, "customer_email": "a***@example.com", "currency": "EUR"}
+    events = [
+        as_the_feed_keeps_it("order.placed", {**huge, "total_cents": 10**400, "items": [{"qty": 10**400}]}),
+        as_the_feed_keeps_it("order.confirmed", {**huge, "total_cents": float("inf")}),
+        as_the_feed_keeps_it("payment.authorized", {**huge, "amount_cents": float("nan")}),
+    ]
+
+    updates = [view.apply(e) for e in events]
+    for update in updates:
+        snapshot.add(update)
+        strict_json(update.to_json())
+    body = snapshot.to_json(view)
+
+    assert [o["total_text"] for o in body["orders"]] == [None]
+    assert [i["summary"] for i in body["items"]] == ["0 items · ?", "confirmed, ? total", "? authorized"]
+    strict_json(body)
+
+
+def test_an_event_the_view_cannot_show_is_skipped_counted_and_the_next_one_shown() -> None:
+    view = DashboardView()
+    broken = placed().model_copy(update={"data": None})  # no decoder makes this: the last line of defence
+
+    assert view.apply(broken) is None
+    assert view.apply(broken) is None  # counted once
+    assert view.skipped == 1
+    assert view.apply(confirmed(100)).order.status == "CONFIRMED"
+
+
+def test_texts_of_any_type_or_length_are_shown_bounded() -> None:
+    data = {"order_id": ORDER, "reason": "x" * 100_000, "customer_email": ["a@b.c"], "payment_id": 7}
+
+    update = DashboardView().apply(as_the_feed_keeps_it("order.cancelled", data))
+
+    assert len(update.item.summary) == len(update.order.reason) == MAX_TEXT
+    assert update.order.customer_email is None

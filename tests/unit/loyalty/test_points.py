@@ -1,6 +1,7 @@
 from services.loyalty.handlers import award_points
 from services.loyalty.points import points_for
 from shared.envelope import new_event
+from tests.support.events import ORDER_ID
 
 
 def test_one_point_per_whole_euro() -> None:
@@ -19,8 +20,8 @@ class FakeStore:
 
 def test_a_repeated_confirmation_credits_the_order_once() -> None:
     store = FakeStore()
-    data = {"order_id": "o-1", "customer_email": "a@example.com", "total_cents": 500}
+    data = {"order_id": ORDER_ID, "customer_email": "a@example.com", "total_cents": 500}
     event = new_event("order.confirmed", data, source="orders")
     award_points(event, store)
     award_points(event, store)
-    assert store.credited == {"o-1"}
+    assert store.credited == {ORDER_ID}

@@ -1,12 +1,25 @@
-"""An in-memory stand-in for the notification store."""
+"""An in-memory stand-in for the notification store, and an SMTP connection that keeps what it would send."""
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+import smtplib
 from collections.abc import Iterator
 
 from services.notifications.model import SENT, Notification, SendInProgress
+
+# Exactly the headers of an email the shop writes, in order: no input may add one.
+HEADERS = [
+    "From",
+    "To",
+    "Message-ID",
+    "Date",
+    "Subject",
+    "Content-Type",
+    "Content-Transfer-Encoding",
+    "MIME-Version",
+]
 
 
 class FakeNotifications:
@@ -46,3 +59,29 @@ class FakeNotifications:
             yield self.get(notification_id)
         finally:
             self.claimed.discard(notification_id)
+
+
+class RecordingSmtp(smtplib.SMTP):
+    """smtplib's own client (send_message picks the envelope, sendmail writes the commands)
+    talking to no server: the command lines and the messages it would send are kept."""
+
+    def __init__(self, *_args: object, **_kwargs: object) -> None:
+        super().__init__()  # no host: not connected
+        self.ehlo_resp, self.does_esmtp = b"fake", True  # as if greeted by a server with SMTPUTF8
+        self.esmtp_features = {"smtputf8": "", "8bitmime": ""}
+        self.commands: list[bytes] = []
+        self.messages: list[bytes] = []
+
+    def send(self, s: str | bytes) -> None:
+        self.commands.append(s.encode(self.command_encoding) if isinstance(s, str) else s)
+
+    def getreply(self) -> tuple[int, bytes]:
+        return 250, b"ok"
+
+    def data(self, msg: bytes) -> tuple[int, bytes]:  # type: ignore[override]
+        self.messages.append(msg)
+        return 250, b"ok"
+
+    def envelope(self, verb: bytes) -> list[bytes]:
+        """The arguments of the `verb` commands sent (b"mail FROM:", b"rcpt TO:")."""
+        return [line.removeprefix(verb).rstrip(b"\r\n") for line in self.commands if line.startswith(verb)]

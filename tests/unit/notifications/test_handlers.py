@@ -7,17 +7,22 @@ import smtplib
 import pytest
 
 from services.notifications import handlers
+from services.notifications.mailer import UnsafeEmail
 from services.notifications.model import Notification, SendInProgress
 from shared.envelope import Event, new_event
+from shared.metrics import PROCESS_REGISTRY
+from tests.support.events import ORDER_ID
 from tests.unit.notifications.fakes import FakeNotifications
 
+OTHER_ORDER_ID = "00000000-0000-4000-8000-000000000002"
 
-def confirmed(order_id: str = "o-1") -> Event:
+
+def confirmed(order_id: str = ORDER_ID) -> Event:
     data = {"order_id": order_id, "customer_email": "ada@example.com", "total_cents": 2500}
     return new_event("order.confirmed", data, source="orders")
 
 
-def cancelled(order_id: str = "o-1") -> Event:
+def cancelled(order_id: str = ORDER_ID) -> Event:
     data = {"order_id": order_id, "customer_email": "ada@example.com", "reason": "card_declined"}
     return new_event("order.cancelled", data, source="orders")
 
@@ -48,7 +53,7 @@ def service() -> Notifications:
 def test_an_order_outcome_queues_one_notification_and_enqueues_its_sending(service: Notifications) -> None:
     service.receive(confirmed())
 
-    [notification] = service.store.for_order("o-1")
+    [notification] = service.store.for_order(ORDER_ID)
     assert (notification.template, notification.recipient, notification.status) == (
         "order_confirmed",
         "ada@example.com",
@@ -62,10 +67,33 @@ def test_the_notification_id_is_the_same_for_a_redelivered_outcome_and_differs_p
 ) -> None:
     service.receive(confirmed())
     service.receive(confirmed())  # a redelivery, or the same outcome published twice
-    service.receive(cancelled("o-2"))
+    service.receive(cancelled(OTHER_ORDER_ID))
 
     assert len(service.store.notifications) == 2
     assert service.enqueued[0] == service.enqueued[1] != service.enqueued[2]
+
+
+def past_the_contract(event: Event, **data: object) -> Event:
+    """`event` with data the contract would refuse: what the email writer must survive on its own."""
+    return event.model_copy(update={"data": event.data.model_copy(update=data)})
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"customer_email": "ada@example.com,postmaster"},
+        {"customer_email": "ada@example.com\r\nBcc: eve@example.com"},
+        {"order_id": f"{ORDER_ID}\r\nBcc: eve@example.com"},
+    ],
+)
+def test_an_outcome_whose_email_would_gain_a_header_or_a_recipient_is_dead_lettered_not_queued(
+    service: Notifications, data: dict[str, str]
+) -> None:
+    with pytest.raises(UnsafeEmail):  # a PermanentError: the consumer parks the event with this reason
+        service.receive(past_the_contract(confirmed(), **data))
+
+    assert service.store.notifications == {}
+    assert service.enqueued == []
 
 
 def test_sending_emails_once_and_announces_notification_sent(service: Notifications) -> None:
@@ -76,7 +104,7 @@ def test_sending_emails_once_and_announces_notification_sent(service: Notificati
     assert service.send(notification_id) == "sent"
 
     [email] = service.emails
-    assert email.message_id == "<o-1.order_confirmed@notifications.shop>"
+    assert email.message_id == f"<{ORDER_ID}.order_confirmed@notifications.shop>"
     [event] = service.published
     assert event.type == "notification.sent"
     assert (event.data.notification_id, event.data.channel, event.data.template) == (
@@ -149,3 +177,18 @@ def test_a_notification_another_task_is_sending_is_left_to_it(service: Notificat
 def test_an_unknown_notification_does_nothing(service: Notifications) -> None:
     assert service.send("n-unknown") == "unknown"
     assert service.emails == []
+
+
+def test_an_email_sent_is_timed_from_when_its_order_was_placed(service: Notifications) -> None:
+    placed = {"placed_at": "2026-01-05T09:30:00+00:00"}
+    emailed = {"stage": "emailed"}
+    before = PROCESS_REGISTRY.get_sample_value("shop_order_stage_seconds_count", emailed) or 0.0
+    service.receive(
+        new_event("order.confirmed", {**confirmed().data.model_dump(), **placed}, source="orders")
+    )
+    [notification_id] = set(service.enqueued)
+
+    service.send(notification_id)
+    service.send(notification_id)  # nothing sent again: not timed again
+
+    assert PROCESS_REGISTRY.get_sample_value("shop_order_stage_seconds_count", emailed) == before + 1

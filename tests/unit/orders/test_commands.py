@@ -7,7 +7,8 @@ import json
 import pytest
 from pydantic import ValidationError
 
-from services.orders.commands import InvalidJson, PlaceOrder, field_errors, parse_place_order
+from services.orders.commands import InvalidJson, PlaceOrder, parse_place_order
+from shared.web import field_errors
 
 VALID = {
     "customer_email": "ada@example.com",

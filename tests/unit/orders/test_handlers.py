@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from datetime import UTC, datetime
 
 import pytest
@@ -13,6 +12,8 @@ from services.orders.model import Order, OrderStatus
 from services.orders.store import IdempotencyConflict, Placement, TransitionOutcome
 from shared.consumer import PermanentError
 from shared.envelope import Event, new_event
+from shared.metrics import PROCESS_REGISTRY
+from tests.support.events import PAYMENT_ID
 
 NOW = datetime(2025, 1, 1, 12, 0, tzinfo=UTC)
 
@@ -77,14 +78,19 @@ def place(store: FakeStore, **kwargs) -> Order:
 
 
 def authorized(order: Order) -> Event:
-    data = {"order_id": order.id, "payment_id": "pay-1", "amount_cents": order.total_cents, "currency": "EUR"}
+    data = {
+        "order_id": order.id,
+        "payment_id": PAYMENT_ID,
+        "amount_cents": order.total_cents,
+        "currency": "EUR",
+    }
     return new_event("payment.authorized", data, source="payments", correlation_id="corr-1")
 
 
 def declined(order: Order) -> Event:
     return new_event(
         "payment.declined",
-        {"order_id": order.id, "payment_id": "pay-1", "reason": "card declined"},
+        {"order_id": order.id, "payment_id": PAYMENT_ID, "reason": "card_declined"},
         source="payments",
     )
 
@@ -158,9 +164,9 @@ def test_declined_cancels_with_the_reason() -> None:
     handlers.cancel_order(declined(order), store)
 
     assert store.orders[order.id].status is OrderStatus.CANCELLED
-    assert store.orders[order.id].cancel_reason == "card declined"
+    assert store.orders[order.id].cancel_reason == "card_declined"
     assert types(store) == ["order.placed", "order.cancelled"]
-    assert store.outbox[-1].data.reason == "card declined"
+    assert store.outbox[-1].data.reason == "card_declined"
 
 
 def test_a_late_decline_after_authorization_changes_nothing() -> None:
@@ -176,7 +182,7 @@ def test_a_late_decline_after_authorization_changes_nothing() -> None:
 
 def test_a_payment_for_an_unknown_order_is_dead_lettered() -> None:
     store = FakeStore()
-    ghost = dataclasses.replace(place(FakeStore()), id="no-such-order")
+    ghost = place(FakeStore())  # placed in another store: unknown to this one
 
     with pytest.raises(PermanentError):
         handlers.confirm_order(authorized(ghost), store)
@@ -207,3 +213,19 @@ def test_an_authorization_of_another_amount_or_currency_confirms_nothing(paid: d
 
     assert store.orders[order.id].status is OrderStatus.PENDING
     assert types(store) == ["order.placed"]
+
+
+def stage_count(stage: str) -> float:
+    return PROCESS_REGISTRY.get_sample_value("shop_order_stage_seconds_count", {"stage": stage}) or 0.0
+
+
+def test_a_confirmation_is_timed_from_placing_once_and_the_event_says_when_it_was_placed() -> None:
+    store = FakeStore()
+    order = place(store)
+    before = stage_count("confirmed")
+
+    handlers.confirm_order(authorized(order), store, now=lambda: NOW)
+    handlers.confirm_order(authorized(order), store, now=lambda: NOW)  # a duplicate: not timed
+
+    assert stage_count("confirmed") == before + 1
+    assert store.outbox[-1].data.placed_at == store.orders[order.id].placed_at

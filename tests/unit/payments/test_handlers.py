@@ -8,7 +8,7 @@ from services.payments import handlers
 from services.payments.gateway import GatewayUnavailable, SimulatedGateway
 from services.payments.model import ChargeInProgress
 from shared.envelope import Event
-from tests.support.events import order_placed
+from tests.support.events import ORDER_ID, order_placed
 from tests.unit.payments.fakes import FakeGatewayStore, FakeLedger
 
 
@@ -24,7 +24,7 @@ class Payments:
     def receive(self, event: Event) -> None:
         handlers.request_payment(event, ledger=self.ledger, enqueue_charge=self.enqueued.append)
 
-    def charge(self, order_id: str = "o-1") -> str:
+    def charge(self, order_id: str = ORDER_ID) -> str:
         return handlers.charge_order(
             order_id, ledger=self.ledger, gateway=self.gateway, publish=self.published.append
         )
@@ -38,7 +38,7 @@ def payments() -> Payments:
 def test_an_order_placed_is_recorded_and_its_charge_enqueued(payments: Payments) -> None:
     payments.receive(order_placed())
 
-    payment = payments.ledger.get("o-1")
+    payment = payments.ledger.get(ORDER_ID)
     assert payment is not None
     assert (payment.status, payment.amount_cents, payment.currency, payment.token) == (
         "requested",
@@ -46,7 +46,7 @@ def test_an_order_placed_is_recorded_and_its_charge_enqueued(payments: Payments)
         "EUR",
         "tok_visa",
     )
-    assert payments.enqueued == ["o-1"]
+    assert payments.enqueued == [ORDER_ID]
 
 
 def test_a_redelivered_order_placed_keeps_the_request_and_enqueues_a_harmless_task(
@@ -58,10 +58,10 @@ def test_a_redelivered_order_placed_keeps_the_request_and_enqueues_a_harmless_ta
 
     payments.receive(placed)
 
-    assert payments.ledger.get("o-1").status == "authorized"
-    assert payments.enqueued == ["o-1", "o-1"]
+    assert payments.ledger.get(ORDER_ID).status == "authorized"
+    assert payments.enqueued == [ORDER_ID, ORDER_ID]
     assert payments.charge() == "duplicate"
-    assert payments.gateway.charges("o-1") == 1
+    assert payments.gateway.charges(ORDER_ID) == 1
     assert len(payments.published) == 1
 
 
@@ -73,11 +73,11 @@ def test_an_authorized_charge_announces_payment_authorized_caused_by_the_order(p
 
     [event] = payments.published
     assert event.type == "payment.authorized"
-    assert (event.data.order_id, event.data.amount_cents, event.data.currency) == ("o-1", 2500, "EUR")
-    assert event.data.payment_id == payments.ledger.get("o-1").payment_id
+    assert (event.data.order_id, event.data.amount_cents, event.data.currency) == (ORDER_ID, 2500, "EUR")
+    assert event.data.payment_id == payments.ledger.get(ORDER_ID).payment_id
     assert event.correlationid == placed.correlationid
     assert event.traceparent.split("-")[1] == placed.traceparent.split("-")[1]
-    assert payments.ledger.get("o-1").published
+    assert payments.ledger.get(ORDER_ID).published
 
 
 def test_a_declined_charge_announces_payment_declined_with_the_reason(payments: Payments) -> None:
@@ -87,7 +87,7 @@ def test_a_declined_charge_announces_payment_declined_with_the_reason(payments: 
 
     [event] = payments.published
     assert (event.type, event.data.reason) == ("payment.declined", "card_declined")
-    assert payments.gateway.charges("o-1") == 0
+    assert payments.gateway.charges(ORDER_ID) == 0
 
 
 def test_transient_gateway_failures_are_raised_for_the_task_to_retry(payments: Payments) -> None:
@@ -99,8 +99,8 @@ def test_transient_gateway_failures_are_raised_for_the_task_to_retry(payments: P
     assert payments.published == []
 
     assert payments.charge() == "authorized"
-    assert payments.ledger.get("o-1").attempts == 3
-    assert payments.gateway.charges("o-1") == 1
+    assert payments.ledger.get(ORDER_ID).attempts == 3
+    assert payments.gateway.charges(ORDER_ID) == 1
 
 
 def test_the_last_gateway_attempt_declines_when_the_gateway_is_still_unavailable(payments: Payments) -> None:
@@ -114,17 +114,17 @@ def test_the_last_gateway_attempt_declines_when_the_gateway_is_still_unavailable
 
     [event] = payments.published
     assert event.data.reason == "gateway_unavailable"
-    assert payments.ledger.get("o-1").attempts == handlers.MAX_GATEWAY_ATTEMPTS
+    assert payments.ledger.get(ORDER_ID).attempts == handlers.MAX_GATEWAY_ATTEMPTS
 
 
 def test_an_order_another_task_is_charging_is_left_to_it(payments: Payments) -> None:
     payments.receive(order_placed())
-    payments.ledger.claimed.add("o-1")
+    payments.ledger.claimed.add(ORDER_ID)
 
     with pytest.raises(ChargeInProgress):
         payments.charge()
 
-    assert payments.gateway.charges("o-1") == 0
+    assert payments.gateway.charges(ORDER_ID) == 0
     assert payments.published == []
 
 
@@ -137,11 +137,11 @@ def test_an_outcome_whose_publish_failed_is_published_again_without_charging_aga
         raise ConnectionError("broker unreachable")
 
     with pytest.raises(ConnectionError):
-        handlers.charge_order("o-1", ledger=payments.ledger, gateway=payments.gateway, publish=broker_down)
+        handlers.charge_order(ORDER_ID, ledger=payments.ledger, gateway=payments.gateway, publish=broker_down)
     assert payments.charge() == "authorized"
     assert payments.charge() == "duplicate"
 
-    assert payments.gateway.charges("o-1") == 1
+    assert payments.gateway.charges(ORDER_ID) == 1
     assert len(payments.published) == 1
     assert payments.ledger.claimed == set()
 
@@ -149,7 +149,7 @@ def test_an_outcome_whose_publish_failed_is_published_again_without_charging_aga
 def test_the_outcome_event_id_is_the_same_on_every_retry(payments: Payments) -> None:
     payments.receive(order_placed())
     payments.charge()
-    payment = payments.ledger.get("o-1")
+    payment = payments.ledger.get(ORDER_ID)
 
     assert payment.outcome_event().id == payment.outcome_event().id == payments.published[0].id
 
@@ -175,7 +175,7 @@ def test_a_task_that_outlived_its_claim_does_not_announce_an_outcome_another_tas
             return result
 
     outcome = handlers.charge_order(
-        "o-1",
+        ORDER_ID,
         ledger=payments.ledger,
         gateway=ClaimRunsOutDuringTheCharge(),
         publish=payments.published.append,
@@ -183,4 +183,4 @@ def test_a_task_that_outlived_its_claim_does_not_announce_an_outcome_another_tas
 
     assert outcome == "authorized"
     assert [e.type for e in payments.published] == ["payment.authorized"]  # once, by the other task
-    assert slow_gateway.charges("o-1") == 1
+    assert slow_gateway.charges(ORDER_ID) == 1

@@ -5,6 +5,16 @@ import { session } from "./session.js";
 import { openTimeline } from "./timeline.js";
 
 const CARDS_SHOWN = 60;
+// The live stream masks every customer's email; an order placed from this page shows the one typed here.
+const emailsTypedHere = new Map(); // order id → email
+
+export function rememberEmailTypedHere(orderId, email) {
+  emailsTypedHere.set(orderId, email);
+}
+
+export function emailOf(order) {
+  return emailsTypedHere.get(order.order_id) || order.customer_email;
+}
 // The board's columns, as the page lays them out: PENDING first, then the end states.
 const STATUSES = [...document.querySelectorAll("[data-cards]")].map((list) => list.dataset.cards);
 
@@ -30,7 +40,7 @@ function cardElement(order, fresh) {
     h("span", { class: "card-top" },
       h("span", { class: "card-id" }, `#${id}`),
       h("span", { class: "card-age", dataset: { since: order.placed_at || order.updated_at } }, ago(order.placed_at || order.updated_at))),
-    h("span", { class: "card-email" }, order.customer_email || "placed before this view"),
+    h("span", { class: "card-email" }, emailOf(order) || "placed before this view"),
     h("span", { class: "card-bottom" },
       h("span", { class: "card-total" }, order.total_text ?? "–"),
       cardSteps(order)),

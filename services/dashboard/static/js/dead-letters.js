@@ -1,7 +1,9 @@
 // The dead letters panel: each subscriber's DLQ with the reason of every message, and replay.
-import { $, h, keepingFocus, toast } from "./dom.js";
+// Both are an operator's: messages are peeked once this tab has the operator token.
+import { $, ensureOperatorToken, fetchJson, h, keepingFocus, toast } from "./dom.js";
 import { clock, short } from "./format.js";
 import { serviceColor } from "./palette.js";
+import { operatorToken } from "./session.js";
 
 const PEEK_AGAIN_MS = 3000;
 let subscribers = [];
@@ -47,6 +49,11 @@ function deadLetterQueue(s) {
       dataset: { focusKey: `replay-all:${s.service}` },
       onclick: (e) => replay(s.service, null, e.currentTarget),
     }, "Replay all")),
+  count && !peeked && !operatorToken.get() ? h("p", { class: "letter-meta", vars: { padding: "0 12px 10px" } },
+    h("button", {
+      class: "link-button", type: "button", dataset: { focusKey: `unlock:${s.service}` },
+      onclick: () => ensureOperatorToken().then(() => peekDeadLetters(s.service, s.dead_letters), () => {}),
+    }, "Show the messages"), " (needs the operator token)") : null,
   letters.length ? h("ul", { class: "letters" }, ...letters.map((letter) => deadLetter(s.service, letter))) : null,
   count > letters.length && letters.length ? h("p", { class: "letter-meta", vars: { padding: "0 12px 10px" } },
     `${count - letters.length} more not shown`) : null);
@@ -85,35 +92,31 @@ function refreshDeadLetters() {
   }
 }
 
+// Without the operator token the panel shows the map's counts, and offers to ask for it.
 async function peekDeadLetters(service, mapCount) {
-  if (peeking.has(service)) return;
+  if (peeking.has(service) || !operatorToken.get()) return;
   peeking.add(service);
   try {
-    const response = await fetch(`/api/dead-letters/${encodeURIComponent(service)}`, { cache: "no-store" });
-    if (response.ok) {
-      const data = await response.json();
-      const known = peeks.get(service);
-      peeks.set(service, {
-        depth: data.depth, messages: data.messages, at: Date.now(),
-        mapCount: mapCount === undefined ? (known ? known.mapCount : data.depth) : mapCount,
-      });
-      renderDeadLetters();
-    }
+    const data = await fetchJson(`/api/dead-letters/${encodeURIComponent(service)}`, { operator: true });
+    const known = peeks.get(service);
+    peeks.set(service, {
+      depth: data.depth, messages: data.messages, at: Date.now(),
+      mapCount: mapCount === undefined ? (known ? known.mapCount : data.depth) : mapCount,
+    });
+  } catch {
+    // the map's count stays; the next map asks again
   } finally {
     peeking.delete(service);
+    renderDeadLetters();
   }
 }
 
 async function replay(service, key, button) {
   button.disabled = true;
   try {
-    const response = await fetch(`/api/dead-letters/${encodeURIComponent(service)}/replay`, {
-      method: "POST",
-      headers: { "Content-Type": "application/json" },
-      body: JSON.stringify(key ? { key } : {}),
+    const data = await fetchJson(`/api/dead-letters/${encodeURIComponent(service)}/replay`, {
+      method: "POST", body: key ? { key } : {}, operator: true,
     });
-    const data = await response.json();
-    if (!response.ok) throw new Error(data.detail || data.error);
     toast(`Replayed ${data.replayed} message${data.replayed === 1 ? "" : "s"} to the ${service} queue.`);
   } catch (error) {
     toast(`Replay failed: ${error.message}`);

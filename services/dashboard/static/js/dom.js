@@ -1,4 +1,6 @@
-// Building and updating the page: elements from data, focus kept across re-renders, toasts.
+// Building and updating the page: elements from data, focus kept across re-renders, toasts,
+// and the one way the panels call the dashboard's JSON endpoints (fetchJson).
+import { operatorToken } from "./session.js";
 
 export const $ = (selector) => document.querySelector(selector);
 
@@ -39,4 +41,61 @@ export function keepingFocus(render) {
     const again = document.querySelector(`[data-focus-key="${CSS.escape(key)}"]`);
     if (again) again.focus({ preventScroll: true });
   }
+}
+
+// A JSON endpoint's answer; a refusal throws an Error with the server's detail and `status`.
+// `operator: true` marks an operator action: it sends the operator token, asking for it
+// first if this tab has none, and once more if the server refuses the one it has.
+export async function fetchJson(url, { method = "GET", body, headers = {}, operator = false } = {}) {
+  const send = (token) => fetch(url, {
+    method,
+    cache: "no-store",
+    headers: {
+      ...(body === undefined ? {} : { "Content-Type": "application/json" }),
+      ...headers,
+      ...(token ? { Authorization: `Bearer ${token}` } : {}),
+    },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  let response = await send(operator ? await ensureOperatorToken() : null);
+  if (operator && response.status === 401) {
+    operatorToken.forget();
+    response = await send(await ensureOperatorToken("That token was refused."));
+  }
+  const data = await response.json().catch(() => ({}));
+  if (!response.ok) {
+    const detail = data.detail || data.error || `HTTP ${response.status}`;
+    throw Object.assign(new Error(typeof detail === "string" ? detail : JSON.stringify(detail)), {
+      status: response.status,
+    });
+  }
+  return data;
+}
+
+let asking = null; // one question at a time, however many requests wait for its answer
+
+// This tab's operator token, asked for in the operator dialog if there is none yet.
+export function ensureOperatorToken(why = "") {
+  const known = operatorToken.get();
+  if (known) return Promise.resolve(known);
+  asking ??= new Promise((resolve, reject) => {
+    const dialog = $("#operator-dialog");
+    const input = $("#operator-token");
+    $("#operator-why").textContent = why;
+    input.value = "";
+    dialog.returnValue = "";
+    dialog.addEventListener("close", () => {
+      asking = null;
+      const token = input.value.trim();
+      if (dialog.returnValue === "ok" && token) {
+        operatorToken.set(token);
+        resolve(token);
+      } else {
+        reject(Object.assign(new Error("this is an operator action: it needs the operator token"), { status: 401 }));
+      }
+    }, { once: true });
+    dialog.showModal();
+    input.focus();
+  });
+  return asking;
 }

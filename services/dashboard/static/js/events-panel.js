@@ -1,4 +1,5 @@
 // The events panel: the newest events first, filtered by type, order id or email, pausable.
+import { emailOf } from "./board.js";
 import { $, h, keepingFocus } from "./dom.js";
 import { clock, duration, short } from "./format.js";
 import { serviceColor, typeColor } from "./palette.js";
@@ -48,7 +49,7 @@ function matches(item) {
   if (!filter) return true;
   const order = session.orders.get(item.order_id);
   return item.order_id.toLowerCase().includes(filter)
-    || (order?.customer_email || "").toLowerCase().includes(filter);
+    || (order ? emailOf(order) || "" : "").toLowerCase().includes(filter);
 }
 
 function rowElement(item, fresh) {

@@ -7,6 +7,7 @@ import { session } from "./session.js";
 import { renderTimeline, updateTimeline } from "./timeline.js";
 
 const MAX_ITEMS = 5000;
+const REFUSED_RETRY_MS = 5000; // the server's Retry-After when it serves all the streams it can
 let pending = [];
 let scheduled = false;
 
@@ -25,6 +26,9 @@ export function connect() {
   source.addEventListener("error", () => {
     status.dataset.state = "reconnecting";
     status.textContent = "Reconnecting…";
+    // EventSource retries a dropped stream by itself, but gives up on a refused one (503):
+    // come back later, at a random moment so refused pages do not return all at once.
+    if (source.readyState === EventSource.CLOSED) setTimeout(connect, REFUSED_RETRY_MS * (1 + Math.random()));
   });
 }
 

@@ -1,5 +1,7 @@
 // The shop form: pick items and a card, place one order or a burst through the orders API.
-import { $, h, keepingFocus } from "./dom.js";
+// A burst is an operator's: it sends the operator token, which orders' rate limit lets through.
+import { rememberEmailTypedHere } from "./board.js";
+import { $, ensureOperatorToken, fetchJson, h, keepingFocus } from "./dom.js";
 import { formatCents, short } from "./format.js";
 import { openTimeline } from "./timeline.js";
 
@@ -18,10 +20,7 @@ export function startShop() {
 
 async function loadCatalog() {
   try {
-    const response = await fetch("/api/shop/catalog", { cache: "no-store" });
-    const data = await response.json();
-    if (!response.ok) throw new Error(data.detail || data.error || `HTTP ${response.status}`);
-    catalog = data;
+    catalog = await fetchJson("/api/shop/catalog");
     if (!quantities.size && catalog.products.length) quantities.set(catalog.products[0].sku, 1);
     renderCatalog();
   } catch (error) {
@@ -63,18 +62,12 @@ function orderRequest() {
   };
 }
 
-async function postOrder(body) {
-  const response = await fetch("/api/shop/orders", {
-    method: "POST",
-    headers: { "Content-Type": "application/json", "Idempotency-Key": crypto.randomUUID() },
-    body: JSON.stringify(body),
+async function postOrder(body, operator = false) {
+  const order = await fetchJson("/api/shop/orders", {
+    method: "POST", body, headers: { "Idempotency-Key": crypto.randomUUID() }, operator,
   });
-  const data = await response.json().catch(() => ({}));
-  if (!response.ok) {
-    const detail = data.detail || data.error || `HTTP ${response.status}`;
-    throw new Error(typeof detail === "string" ? detail : JSON.stringify(detail));
-  }
-  return data;
+  rememberEmailTypedHere(order.id, body.customer_email); // the live stream masks it: this page typed it
+  return order;
 }
 
 function shopStatus(tone, ...content) {
@@ -128,6 +121,12 @@ async function burst(event) {
   input.setAttribute("aria-invalid", "false");
   const body = orderRequest();
   if (!validOrder(body)) return;
+  try {
+    await ensureOperatorToken(); // asked once, before a dozen requests would want it at once
+  } catch (error) {
+    shopStatus("error", `Burst not placed: ${error.message}.`);
+    return;
+  }
   const button = $("#burst");
   button.disabled = true;
   const started = performance.now();
@@ -138,7 +137,7 @@ async function burst(event) {
     while (next < count) {
       next += 1;
       try {
-        await postOrder(body);
+        await postOrder(body, true);
         placed += 1;
       } catch {
         failed += 1;

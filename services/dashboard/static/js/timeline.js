@@ -1,6 +1,9 @@
-// The order timeline: one order's events in a dialog, as lanes per service and as steps.
+// The order timeline: one order's events in a dialog, as lanes per service and as steps,
+// and below them its journey (journey.js).
+import { emailOf } from "./board.js";
 import { $, h } from "./dom.js";
 import { clock, duration } from "./format.js";
+import { resetJourney, startJourney } from "./journey.js";
 import { serviceColor } from "./palette.js";
 import { session } from "./session.js";
 
@@ -8,9 +11,11 @@ let shownOrderId = null;
 
 export function startTimeline() {
   $("#timeline").addEventListener("close", () => { shownOrderId = null; });
+  startJourney(() => shownOrderId);
 }
 
 export function openTimeline(orderId) {
+  if (orderId !== shownOrderId) resetJourney();
   shownOrderId = orderId;
   renderTimeline();
   const dialog = $("#timeline");
@@ -32,9 +37,8 @@ export function renderTimeline() {
   $("#timeline-title").textContent = orderId;
   $("#timeline-summary").replaceChildren(...[
     h("span", { class: "status-pill", dataset: { status: order.status, testid: "timeline-status" } }, order.status),
-    order.customer_email ? h("span", {}, order.customer_email) : null,
+    emailOf(order) ? h("span", {}, emailOf(order)) : null,
     order.total_text ? h("span", {}, order.total_text) : null,
-    order.payment_token ? h("span", { class: "mono" }, order.payment_token) : null,
     order.placed_at ? h("span", {}, `placed ${clock(order.placed_at)}`) : null,
     order.reason ? h("span", { class: "card-reason" }, order.reason) : null,
   ].filter(Boolean));
