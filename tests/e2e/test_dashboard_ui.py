@@ -35,6 +35,7 @@ from tests.support.browser import (
     screenshot,
     unique_email,
 )
+from tests.support.bus import queues_declared
 from tests.support.events import unlisted
 
 SERVICES = ("orders", "payments", "notifications", "dashboard")
@@ -48,20 +49,6 @@ pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(not chromium_available(), reason="needs Debian's chromium: apt-get install chromium"),
 ]
-
-
-def queues_declared(amqp_url: str, names: tuple[str, ...]) -> bool:
-    """Orders published before a subscriber's queue exists never reach it: wait for all of them."""
-    connection = pika.BlockingConnection(pika.URLParameters(amqp_url))
-    try:
-        for name in names:
-            connection.channel().queue_declare(name, passive=True)
-        return True
-    except pika.exceptions.ChannelClosedByBroker:
-        return False
-    finally:
-        if connection.is_open:
-            connection.close()
 
 
 @pytest.fixture(scope="module")

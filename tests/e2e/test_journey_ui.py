@@ -22,8 +22,12 @@ from playwright.sync_api import Browser, Page, expect
 
 from harness.launcher import SandboxedStack, sandboxed_stack
 from harness.waiting import wait_until
-from tests.e2e.test_dashboard_ui import ORDER_EVENTS, SERVICES, SUBSCRIBER_QUEUES, queues_declared
 from tests.support.browser import card, chromium, chromium_available, place_from_ui, screenshot, unique_email
+from tests.support.bus import queues_declared
+
+SERVICES = ("orders", "payments", "notifications", "dashboard")
+SUBSCRIBER_QUEUES = SERVICES
+ORDER_EVENTS = ("order.placed", "payment.authorized", "order.confirmed", "notification.sent")
 
 pytestmark = [
     pytest.mark.slow,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import collections
 
 import pika
+import pika.exceptions
 
 from harness.waiting import wait_until
 from shared import topology
@@ -49,3 +50,17 @@ class BusObserver:
     def close(self) -> None:
         if self.connection.is_open:
             self.connection.close()
+
+
+def queues_declared(amqp_url: str, names: tuple[str, ...]) -> bool:
+    """Orders published before a subscriber's queue exists never reach it: wait for all of them."""
+    connection = pika.BlockingConnection(pika.URLParameters(amqp_url))
+    try:
+        for name in names:
+            connection.channel().queue_declare(name, passive=True)
+        return True
+    except pika.exceptions.ChannelClosedByBroker:
+        return False
+    finally:
+        if connection.is_open:
+            connection.close()
