@@ -54,8 +54,10 @@ def _too_large(_error: RequestEntityTooLarge) -> Response:
 
 @api.errorhandler(RateLimitExceeded)
 def _too_many(error: RateLimitExceeded) -> Response:
-    """Flask-Limiter adds `Retry-After` (seconds) to this answer on its way out."""
-    return refusal(429, "client", f"more orders than {error.description}: retry after Retry-After seconds")
+    """`Retry-After`: the limit's window, by when its fixed window has certainly started again."""
+    answer = refusal(429, "client", f"more orders than {error.description}: retry after Retry-After seconds")
+    answer.headers["Retry-After"] = str(error.limit.limit.get_expiry())
+    return answer
 
 
 @api.get("/catalog")
