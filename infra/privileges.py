@@ -41,10 +41,11 @@ TAGS = {"dashboard": ("monitoring",)}
 # (shared.celery_app), so they are its own objects. Native delayed delivery for quorum queues
 # uses queues Celery names for everyone (`celery_delayed_0..27`): infra declares them and binds
 # each task queue to them (shared.topology.celery_delayed_topology, task_topology), and a
-# Celery service may only publish into the first level and into `celery_delayed_delivery` (a
-# task back from a delay carries that exchange in its delivery info, and Celery republishes a
-# retry without countdown there), with topic permissions that let it route only to its own
-# task queue: it can neither read, purge nor delete the others' pending retries.
+# Celery service may only publish into them (a delay starts at the first level; a task back
+# from a delay carries, as its delivery exchange, the level or `celery_delayed_delivery` it was
+# last dead-lettered to, and Celery republishes a retry without countdown there), with topic
+# permissions that let it route only to its own task queue: it can neither declare, read, purge
+# nor delete them, so not touch the others' pending retries.
 # Flower's exchanges (`celery.pidbox`, `celeryev`), which infra binds to the Celery
 # services' own (shared.topology.celery_monitor_topology), are the administrator's alone: a
 # service may not broadcast to every worker through them, nor watch every service's task
@@ -52,7 +53,10 @@ TAGS = {"dashboard": ("monitoring",)}
 # kombu declares before each reply: declare and write, never read, so a service could at worst
 # forge or disrupt a reply to the operator, never see another's. See docs/decisions.md, section 14.
 CELERY_SERVICES = ("payments", "notifications")
-CELERY_DELAY_ENTRIES = (level_name(MAX_LEVEL), CELERY_DELAYED_DELIVERY_EXCHANGE)
+CELERY_DELAY_ENTRIES = (
+    *(level_name(level) for level in range(MAX_LEVEL, -1, -1)),
+    CELERY_DELAYED_DELIVERY_EXCHANGE,
+)
 _FLOWER_REPLIES = re.escape(f"reply.{CELERY_CONTROL_EXCHANGE}")
 
 # Commands no service needs and none may run: the whole keyspace, the server, other clients.

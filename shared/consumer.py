@@ -41,6 +41,8 @@ import pika
 import pika.data
 import pika.exceptions
 from opentelemetry.trace import StatusCode
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from shared import topology
 from shared.bootstrap import Bootstrap, Handler
@@ -48,7 +50,7 @@ from shared.contract import authentic, publisher_users
 from shared.envelope import Event, InvalidEvent, decode
 from shared.logs import configure_logging, event_context
 from shared.metrics import EVENTS_CONSUMED, HANDLER_SECONDS, start_flusher
-from shared.publisher import forwarded_properties
+from shared.publisher import PublishError, forwarded_properties
 from shared.settings import ConsumerSettings, Settings
 from shared.tracing import processing, start_tracing
 
@@ -82,6 +84,12 @@ class Outcome:
     error: str = ""
     attempt: int = 1
 
+
+# A dependency away (Redis restarting or still loading its data, redis-py having given up its own
+# retries; a publish the broker did not confirm): not the message's fault, and safe to repeat. It
+# never uses up a message's attempts: the message waits in the delay queues, the longest one
+# again and again, as long as the outage lasts (Celery tasks retry the same, shared/tasks.py).
+OUTAGES = (RedisConnectionError, RedisTimeoutError, PublishError)
 
 RELEASE = Outcome("release")  # never started (we are stopping): the broker hands it out again
 
@@ -385,6 +393,10 @@ class EventConsumer:
                 return Outcome("dead_letter", reason="rejected", error=str(exc), attempt=attempt)
             except Exception as exc:
                 error = "".join(traceback.format_exception_only(exc)).strip()
+                if isinstance(exc, OUTAGES):
+                    log.warning("attempt %d of %s met an outage, waiting: %s", attempt, event.type, error)
+                    EVENTS_CONSUMED.labels(event.type, "retried").inc()
+                    return Outcome("retry", error=error, attempt=min(attempt, len(topology.RETRY_DELAYS_S)))
                 if attempt > len(topology.RETRY_DELAYS_S):
                     log.error("giving up on %s after %d attempts: %s", event.type, attempt, error)
                     EVENTS_CONSUMED.labels(event.type, "dead_lettered").inc()

@@ -22,17 +22,16 @@ from typing import Any
 
 from celery import shared_task
 from flask import current_app
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from shared.bootstrap import Bootstrap, Command, Handlers
 from shared.celery_app import worker_publisher
+from shared.consumer import OUTAGES
 from shared.metrics import TASKS
-from shared.publisher import PublishError
 
-# Transient for every task: redis-py gives up after its own few retries, and a publish the
-# broker did not confirm is safe to repeat (outcome events have deterministic ids).
-TRANSIENT = (PublishError, RedisConnectionError, RedisTimeoutError)
+# Transient for every task: a dependency away (shared.consumer.OUTAGES: redis-py gives up after
+# its own few retries, and a publish the broker did not confirm is safe to repeat, outcome events
+# having deterministic ids).
+TRANSIENT = OUTAGES
 # Enough, with each service's backoff cap, to outlast a dependency that is away for minutes
 # and a claim left by a dead worker (its lease runs out after 30 s).
 MAX_RETRIES = 40

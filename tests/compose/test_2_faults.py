@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 import pytest
 
-from harness.load import OrderLoad, gateway_charges, order_statuses, settled_statuses
+from harness.load import TERMINAL, OrderLoad, gateway_charges, order_statuses, settled_statuses
 from harness.mail import Mailbox
 from harness.waiting import wait_until
 from tests.support.composestack import ComposeStack
@@ -81,8 +81,11 @@ def test_a_fault_under_load_loses_and_doubles_nothing(
             "every accepted order terminal",
         )
     except AssertionError:
-        statuses = collections.Counter(order_statuses(accepted, shop.url("ORDERS_PORT")).values())
-        raise AssertionError(f"orders not terminal: {statuses}\n{shop.logs()}") from None
+        statuses = order_statuses(accepted, shop.url("ORDERS_PORT"))
+        stuck = [order for order, status in statuses.items() if status not in TERMINAL]
+        raise AssertionError(
+            f"orders not terminal: {collections.Counter(statuses.values())}\n{shop.diagnosis(stuck)}"
+        ) from None
     print(
         f"intake {len(accepted)}/{ORDERS}, every order terminal {time.monotonic() - placed_until:.1f} s later"
     )

@@ -118,6 +118,16 @@ class ComposeStack:
     def logs(self) -> str:
         return self.compose("logs", "--no-color", "--tail", "40")
 
+    def diagnosis(self, order_ids: list[str]) -> str:
+        """Where some orders got stuck: every log line naming one of them, and every queue that
+        still holds messages (a DLQ among them says which service gave up on what)."""
+        management = f"{self.url('RABBITMQ_MANAGEMENT_PORT')}/api/queues"
+        queues = requests.get(management, auth=self.admin, timeout=10).json()
+        held = {queue["name"]: queue.get("messages", 0) for queue in queues if queue.get("messages")}
+        lines = self.compose("logs", "--no-color").splitlines()
+        about = [line for line in lines if any(order_id in line for order_id in order_ids)]
+        return "\n".join([f"stuck: {order_ids}", f"queues holding messages: {held}", *about[-200:]])
+
 
 @contextlib.contextmanager
 def running_compose_stack(**env: str) -> Iterator[tuple[ComposeStack, float]]:

@@ -14,7 +14,8 @@ from shared.settings import Settings
 
 
 def test_a_task_back_from_a_delay_and_retried_at_once_comes_home_again(sandbox: Sandbox) -> None:
-    """Back from the delay queues, a task's delivery info names `celery_delayed_delivery`, where
+    """Back from the delay queues, a task's delivery info names the exchange it was last
+    dead-lettered to (a 2 s delay waits at level 1, then leaves through `celery_delayed_0`), where
     Celery republishes a retry without countdown (full jitter can draw none): the payments user
     may publish there, for its own task queue only (infra/privileges.py)."""
     topology.apply(sandbox.amqp_url, core_topology())
@@ -31,9 +32,9 @@ def test_a_task_back_from_a_delay_and_retried_at_once_comes_home_again(sandbox: 
     def retried_twice(self) -> None:
         came_through.append(self.request.delivery_info["exchange"])
         if len(came_through) < 3:
-            raise self.retry(countdown=1 if len(came_through) == 1 else 0)
+            raise self.retry(countdown=2 if len(came_through) == 1 else 0)
 
     with start_worker(worker, pool="solo", perform_ping_check=False, shutdown_timeout=10):
         retried_twice.delay()
         wait_until(lambda: len(came_through) == 3, 30, what="the task's third run")
-    assert came_through == ["payments.tasks", "celery_delayed_delivery", "celery_delayed_delivery"]
+    assert came_through == ["payments.tasks", "celery_delayed_0", "celery_delayed_0"]

@@ -6,6 +6,7 @@ from typing import Any
 
 import pika
 import pytest
+import redis.exceptions
 
 from shared.consumer import ANY_TYPE, RELEASE, Delivery, EventConsumer, Outcome, PermanentError, _Session
 from shared.envelope import Event, new_event
@@ -65,6 +66,26 @@ def test_after_the_last_retry_the_message_is_dead_lettered_as_exhausted():
         "exhausted",
         attempts_so_far + 1,
     )
+
+
+@pytest.mark.parametrize(
+    "outage",
+    [redis.exceptions.BusyLoadingError("Redis is loading"), redis.exceptions.ConnectionError("refused")],
+)
+@pytest.mark.parametrize("previous_attempts", range(len(RETRY_DELAYS_S) + 3))
+def test_an_outage_of_redis_never_uses_up_the_attempts(outage: Exception, previous_attempts: int):
+    """Redis restarting (and loading its data) for longer than the delays add up to parks nothing:
+    the message waits in the longest delay queue again and again."""
+
+    def away(_event: Event) -> None:
+        raise outage
+
+    outcome = consumer_with(away).outcome_of(
+        order_placed().to_json(), {"x-attempt": previous_attempts}, "order.placed", "orders"
+    )
+
+    assert outcome.action == "retry"
+    assert outcome.attempt == min(previous_attempts + 1, len(RETRY_DELAYS_S))
 
 
 # What a publisher may put in `x-attempt`: AMQP carries numbers, text, bytes, lists, tables...

@@ -3,6 +3,7 @@ with a fake feed in place of Redis and a fake Jaeger."""
 
 from __future__ import annotations
 
+import sys
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -68,22 +69,44 @@ def span(
 
 
 ROUTING_KEY = "messaging__rabbitmq__destination__routing_key"
-TRACE = {
-    "processes": {"p1": {"serviceName": "orders"}, "p2": {"serviceName": "payments"}},
-    "spans": [
-        span("http", "POST /api/orders", "p1", -6, 4, span__kind="server", http__request__method="POST"),
-        span(
-            "pub", "order.placed publish", "p1", 0, 1, span__kind="producer", **{ROUTING_KEY: "order.placed"}
-        ),
-        span("eat", "order.placed process", "p2", 4, 2, "pub", span__kind="consumer"),
-        span("enq1", "apply_async/payments.authorize", "p2", 5, 1, "eat", celery__action="apply_async"),
-        span("run1", "run/payments.authorize", "p2", 9, 10, "enq1", celery__action="run"),
-        span("enq2", "apply_async/payments.authorize", "p2", 18, 1, "run1", celery__action="apply_async"),
-        span("run2", "run/payments.authorize", "p2", 24, 12, "enq2", celery__action="run"),
-        span("gw", "POST", "p2", 25, 8, "run2", span__kind="client", http__request__method="POST"),
-        span("redis", "HSET", "p2", 34, 1, "run2", span__kind="client", db__system="redis"),
-    ],
-}
+
+
+def recorded_trace() -> dict[str, Any]:
+    """The payment's part of the order's trace, as Jaeger answers it."""
+    return {
+        "processes": {"p1": {"serviceName": "orders"}, "p2": {"serviceName": "payments"}},
+        "spans": [
+            span("http", "POST /api/orders", "p1", -6, 4, span__kind="server", http__request__method="POST"),
+            span(
+                "pub",
+                "order.placed publish",
+                "p1",
+                0,
+                1,
+                span__kind="producer",
+                **{ROUTING_KEY: "order.placed"},
+            ),
+            span("eat", "order.placed process", "p2", 4, 2, "pub", span__kind="consumer"),
+            span("enq1", "apply_async/payments.authorize", "p2", 5, 1, "eat", celery__action="apply_async"),
+            span("run1", "run/payments.authorize", "p2", 9, 10, "enq1", celery__action="run"),
+            span("enq2", "apply_async/payments.authorize", "p2", 18, 1, "run1", celery__action="apply_async"),
+            span("run2", "run/payments.authorize", "p2", 24, 12, "enq2", celery__action="run"),
+            span("gw", "POST", "p2", 25, 8, "run2", span__kind="client", http__request__method="POST"),
+            span("redis", "HSET", "p2", 34, 1, "run2", span__kind="client", db__system="redis"),
+        ],
+    }
+
+
+TRACE = recorded_trace()
+
+
+@pytest.fixture(autouse=True)
+def a_minute_ago(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The dashboard's history window counts back from now: every test's order is a minute old
+    when the test runs, however long ago this module was imported (a whole suite's run)."""
+    module = sys.modules[__name__]
+    monkeypatch.setattr(module, "START_MS", int(time.time() * 1000) - 60_000)
+    monkeypatch.setattr(module, "TRACE", recorded_trace())
 
 
 # ---- the computation -----------------------------------------------------------------

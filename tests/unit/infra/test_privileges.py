@@ -74,13 +74,13 @@ def test_no_service_may_use_flower_s_exchanges_bound_to_the_celery_services(serv
 @pytest.mark.parametrize("service", privileges.CELERY_SERVICES)
 def test_no_service_may_declare_read_or_delete_celery_s_shared_delay_queues(service: str) -> None:
     """Every Celery service's retries wait in the same `celery_delayed_<level>` queues: infra
-    declares them; a service only publishes into the first level, or straight home through the last
-    exchange (a retry without countdown of a task back from a delay): topic permissions limit the key."""
+    declares them; a service only publishes into them (a delay starts at the first level; a retry
+    without countdown of a task back from a delay goes to the level it last left): topic
+    permissions limit the key to its own task queue."""
     permissions = privileges.broker_permissions(service)
     for level in ("celery_delayed_27", "celery_delayed_3", "celery_delayed_0", "celery_delayed_delivery"):
         assert not matches(permissions.configure, level) and not matches(permissions.read, level), level
-        entry = level in ("celery_delayed_27", "celery_delayed_delivery")
-        assert matches(permissions.write, level) is entry, level
+        assert matches(permissions.write, level), level
 
 
 def test_the_definitions_bind_flower_s_exchanges_to_each_celery_service_s() -> None:
@@ -102,7 +102,10 @@ def test_celery_services_route_delayed_tasks_only_to_their_own_task_queue() -> N
     delay = "0." * 27 + "1."
     for service in privileges.CELERY_SERVICES:
         delayed = [t for t in privileges.topic_permissions(service) if t.exchange != "shop.events"]
-        assert {t.exchange for t in delayed} == {"celery_delayed_27", "celery_delayed_delivery"}
+        assert {t.exchange for t in delayed} == {
+            *(f"celery_delayed_{n}" for n in range(28)),
+            "celery_delayed_delivery",
+        }
         assert all(matches(t.write, f"{delay}{service}.tasks") for t in delayed)
         assert not any(matches(t.write, f"{delay}orders.tasks") for t in delayed)
 
