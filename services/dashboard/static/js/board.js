@@ -10,6 +10,9 @@ const emailsTypedHere = new Map(); // order id → email
 
 export function rememberEmailTypedHere(orderId, email) {
   emailsTypedHere.set(orderId, email);
+  // the stream may have brought the order before the answer to its POST: show the email now
+  const shown = document.querySelector(`.cards > li[data-order="${CSS.escape(orderId)}"] .card-email`);
+  if (shown) shown.textContent = email;
 }
 
 export function emailOf(order) {
