@@ -25,6 +25,7 @@ from infra.privileges import SERVICES, user_name
 from infra.secrets import password_variable
 from infra.stack import REDIS_DB
 from shared import topology
+from shared.settings import Settings
 
 BROKER_HOST = "127.0.0.1:5672"
 REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -65,6 +66,15 @@ class Sandbox:
 
     def redis_url_for(self, service: str, db: int = 0) -> str:
         return f"redis://{self.user(service)}:{self.password(service, 'REDIS')}@127.0.0.1:6379/{db}"
+
+    def settings_for(self, service: str) -> Settings:
+        """A service's settings as its processes would read them here: its own users, the run's prefix."""
+        return Settings(
+            service=service,
+            amqp_url=self.amqp_url_for(service),
+            redis_url=self.redis_url_for(service),
+            redis_prefix=self.redis_prefix,
+        )
 
     def env(self, services: Iterable[str] = SERVICES) -> dict[str, str]:
         """What local mode needs to run the shop inside this sandbox: the administrator's URLs,

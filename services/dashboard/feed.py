@@ -88,7 +88,7 @@ def recent(redis: Any, feed_key: str, until: str, since_ms: int, limit: int) -> 
     if until == START:
         return []
     entries = redis.xrevrange(feed_key, max=until, min=since_ms, count=limit)
-    return [event for _entry_id, fields in reversed(entries) if (event := _read(fields)) is not None]
+    return [event for _entry_id, fields in reversed(entries) if (event := read_entry(fields)) is not None]
 
 
 def follow(redis: Any, feed_key: str, after: str, block_ms: int) -> tuple[str, list[Event]]:
@@ -98,7 +98,7 @@ def follow(redis: Any, feed_key: str, after: str, block_ms: int) -> tuple[str, l
     for _key, entries in answer or []:
         for entry_id, fields in entries:
             after = _text(entry_id)
-            if (event := _read(fields)) is not None:
+            if (event := read_entry(fields)) is not None:
                 events.append(event)
     return after, events
 
@@ -120,7 +120,7 @@ def publish_rates(
     return {source: round(n / window_s, 2) for source, n in counts.items() if source}
 
 
-def _read(fields: dict[str, str]) -> Event | None:
+def read_entry(fields: dict[str, str]) -> Event | None:
     """One feed entry back as an event, redacted again (an entry may predate redaction);
     None for an entry no event can be read from."""
     try:

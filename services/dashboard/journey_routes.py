@@ -125,7 +125,7 @@ def _order_events(order_id: str) -> list[ReceivedEvent]:
     for entry_id, fields in reversed(entries):
         if order_id not in fields.get("event", ""):
             continue
-        event = feed._read(fields)
+        event = feed.read_entry(fields)
         if event is not None and order_id in (event.subject, getattr(event.data, "order_id", None)):
             found.append(ReceivedEvent(event, int(entry_id.split("-")[0])))
     return found

@@ -14,8 +14,7 @@ from hypothesis import strategies as st
 
 from services.notifications.mailer import SmtpMailer, UnsafeEmail
 from services.notifications.model import Notification
-from shared.envelope import Cause
-from tests.unit.notifications.fakes import HEADERS, RecordingSmtp
+from tests.unit.notifications.fakes import HEADERS, RecordingSmtp, notification
 
 SENDER = "Shop <shop@example.com>"
 
@@ -45,17 +44,6 @@ order_ids = st.one_of(
 )
 reasons = st.one_of(st.from_regex(r"[a-z_]{1,30}", fullmatch=True), anything, very_long)
 totals = st.integers(min_value=-(10**40), max_value=10**40) | st.integers()
-
-
-def notification(template: str, order_id: str, recipient: str, detail: str) -> Notification:
-    return Notification(
-        notification_id="00000000-0000-4000-8000-0000000000b1",
-        order_id=order_id,
-        template=template,
-        recipient=recipient,
-        detail=detail,
-        cause=Cause("correlation", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"),
-    )
 
 
 def send(notification: Notification) -> RecordingSmtp | None:
@@ -95,7 +83,7 @@ def assert_one_email_to_one_recipient(smtp: RecordingSmtp | None, recipient: str
 def test_a_confirmation_never_gains_a_header_or_a_recipient(
     order_id: str, recipient: str, total: int
 ) -> None:
-    smtp = send(notification("order_confirmed", order_id, recipient, str(total)))
+    smtp = send(notification("order_confirmed", order_id=order_id, recipient=recipient, detail=str(total)))
 
     assert_one_email_to_one_recipient(smtp, recipient)
 
@@ -109,7 +97,7 @@ def test_a_confirmation_never_gains_a_header_or_a_recipient(
 def test_a_cancellation_never_gains_a_header_or_a_recipient(
     order_id: str, recipient: str, reason: str
 ) -> None:
-    smtp = send(notification("order_cancelled", order_id, recipient, reason))
+    smtp = send(notification("order_cancelled", order_id=order_id, recipient=recipient, detail=reason))
 
     assert_one_email_to_one_recipient(smtp, recipient)
 
@@ -117,7 +105,7 @@ def test_a_cancellation_never_gains_a_header_or_a_recipient(
 @given(order_id=st.uuids().map(str), recipient=st.emails(), total=st.integers(min_value=0, max_value=10**12))
 def test_a_valid_order_to_a_valid_address_is_always_sent(order_id: str, recipient: str, total: int) -> None:
     """The refusal is not overbroad: every RFC 5322 address (hypothesis' emails()) gets its email."""
-    smtp = send(notification("order_confirmed", order_id, recipient, str(total)))
+    smtp = send(notification("order_confirmed", order_id=order_id, recipient=recipient, detail=str(total)))
 
     assert smtp is not None
     assert_one_email_to_one_recipient(smtp, recipient)

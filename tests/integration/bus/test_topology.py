@@ -20,7 +20,6 @@ from harness.waiting import wait_until
 from infra.stack import core_topology
 from shared import topology
 from shared.celery_app import celery_app
-from shared.settings import Settings
 
 STARTING_TOGETHER = 6
 
@@ -120,13 +119,7 @@ def test_flower_s_inspection_reaches_a_payments_worker_and_gets_its_answer(sandb
     the way Flower sends it (the administrator, Celery's default exchanges): its reply goes to
     `reply.celery.pidbox`, which its user may declare and write, never read."""
     topology.apply(sandbox.amqp_url, core_topology())
-    settings = Settings(
-        service="payments",
-        amqp_url=sandbox.amqp_url_for("payments"),
-        redis_url=sandbox.redis_url_for("payments"),
-        redis_prefix=sandbox.redis_prefix,
-    )
-    worker = celery_app(settings)
+    worker = celery_app(sandbox.settings_for("payments"))
     flower = Celery("flower", broker=sandbox.amqp_url, set_as_current=False)
     with start_worker(worker, pool="solo", perform_ping_check=False, shutdown_timeout=10):
         replies = wait_until(

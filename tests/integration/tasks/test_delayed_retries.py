@@ -10,7 +10,6 @@ from harness.waiting import wait_until
 from infra.stack import core_topology
 from shared import topology
 from shared.celery_app import celery_app
-from shared.settings import Settings
 
 
 def test_a_task_back_from_a_delay_and_retried_at_once_comes_home_again(sandbox: Sandbox) -> None:
@@ -19,13 +18,7 @@ def test_a_task_back_from_a_delay_and_retried_at_once_comes_home_again(sandbox: 
     Celery republishes a retry without countdown (full jitter can draw none): the payments user
     may publish there, for its own task queue only (infra/privileges.py)."""
     topology.apply(sandbox.amqp_url, core_topology())
-    settings = Settings(
-        service="payments",
-        amqp_url=sandbox.amqp_url_for("payments"),
-        redis_url=sandbox.redis_url_for("payments"),
-        redis_prefix=sandbox.redis_prefix,
-    )
-    worker = celery_app(settings)
+    worker = celery_app(sandbox.settings_for("payments"))
     came_through: list[str] = []
 
     @worker.task(bind=True, name="tests.retried_twice", max_retries=2)

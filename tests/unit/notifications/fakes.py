@@ -8,6 +8,8 @@ import smtplib
 from collections.abc import Iterator
 
 from services.notifications.model import SENT, Notification, SendInProgress
+from shared.envelope import Cause
+from tests.support.events import ORDER_ID
 
 # Exactly the headers of an email the shop writes, in order: no input may add one.
 HEADERS = [
@@ -85,3 +87,20 @@ class RecordingSmtp(smtplib.SMTP):
     def envelope(self, verb: bytes) -> list[bytes]:
         """The arguments of the `verb` commands sent (b"mail FROM:", b"rcpt TO:")."""
         return [line.removeprefix(verb).rstrip(b"\r\n") for line in self.commands if line.startswith(verb)]
+
+
+def notification(
+    template: str = "order_confirmed",
+    *,
+    order_id: str = ORDER_ID,
+    recipient: str = "ada@example.com",
+    detail: str = "2505",
+) -> Notification:
+    return Notification(
+        notification_id="00000000-0000-4000-8000-0000000000b1",
+        order_id=order_id,
+        template=template,
+        recipient=recipient,
+        detail=detail,
+        cause=Cause("correlation", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"),
+    )

@@ -14,28 +14,9 @@ from email.message import EmailMessage, Message
 import pytest
 
 from services.notifications.mailer import SmtpMailer, UnsafeEmail, compose
-from services.notifications.model import Notification
 from shared.consumer import PermanentError
-from shared.envelope import Cause
 from tests.support.events import ORDER_ID
-from tests.unit.notifications.fakes import HEADERS, RecordingSmtp
-
-
-def notification(
-    template: str = "order_confirmed",
-    *,
-    order_id: str = ORDER_ID,
-    recipient: str = "ada@example.com",
-    detail: str = "2505",
-) -> Notification:
-    return Notification(
-        notification_id="00000000-0000-4000-8000-0000000000b1",
-        order_id=order_id,
-        template=template,
-        recipient=recipient,
-        detail=detail,
-        cause=Cause("correlation", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"),
-    )
+from tests.unit.notifications.fakes import HEADERS, RecordingSmtp, notification
 
 
 def as_sent(message: EmailMessage) -> bytes:
