@@ -14,6 +14,7 @@ import pika.exceptions
 import requests
 
 from harness.waiting import wait_until
+from shared.broker import blocking_connection
 
 
 def http_ok(url: str, timeout: float = 1.0) -> bool:
@@ -31,13 +32,13 @@ class QueueProbe:
     """
 
     def __init__(self, amqp_url: str) -> None:
-        self._parameters = pika.URLParameters(amqp_url)
+        self._amqp_url = amqp_url
         self._connection: pika.BlockingConnection | None = None
         self._channel = None
 
     def _open(self):
         if self._connection is None or self._connection.is_closed:
-            self._connection = pika.BlockingConnection(self._parameters)
+            self._connection = blocking_connection(self._amqp_url)
             self._channel = None
         if self._channel is None or self._channel.is_closed:
             self._channel = self._connection.channel()

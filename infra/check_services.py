@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import sys
 
-import pika
 import redis
 
+from shared.broker import blocking_connection
 from shared.settings import ShopSettings
 
 HOW_TO_START = {
@@ -22,10 +22,7 @@ def main() -> int:
     amqp_url, redis_url = settings.amqp_url, settings.redis_url
     problems = []
     try:
-        params = pika.URLParameters(amqp_url)
-        params.connection_attempts = 1
-        params.socket_timeout = 3
-        pika.BlockingConnection(params).close()
+        blocking_connection(amqp_url).close()
     except Exception as exc:
         problems.append(("RabbitMQ", amqp_url, exc))
     try:

@@ -24,6 +24,7 @@ from flask import Flask, current_app
 from kombu import Exchange, Queue
 
 from shared import topology
+from shared.broker import broker_urls, spread
 from shared.logs import configure_logging
 from shared.metrics import start_flusher
 from shared.publisher import Publisher
@@ -44,9 +45,28 @@ def celery_app(
     )
     celery = Celery(settings.service, task_cls=task_cls)
     celery.conf.update(
-        broker_url=settings.amqp_url,
+        # AMQP_URL may list a cluster's nodes (Celery's own `;` syntax, shared.broker). Kombu
+        # always connects to the first one listed, so each process starts at a random node (a
+        # cluster's clients spread over its nodes); after losing it, it draws the next one at
+        # random (the lost node's clients spread too). A worker's heartbeat notices a node cut
+        # off from the network within seconds (the server proposes 60 s); producers send none,
+        # but a publish waits for its confirm at most TASK_CONFIRM_TIMEOUT_S (shared.tasks).
+        broker_url=";".join(spread(broker_urls(settings.amqp_url))),
+        broker_failover_strategy="shuffle",
+        broker_heartbeat=5,
         broker_connection_retry_on_startup=True,
-        broker_transport_options={"confirm_publish": True},
+        # A publish that fails is retried, each time on the next node, sleeping (up to 2 s) after
+        # every round of them: ~15 s with a single broker, long enough to ride out a node's loss or
+        # a restart, where Celery's default gives up after 3 quick retries (and kombu after its
+        # 4 s connect timeout: `connect_retries_timeout` lets the policy decide). A publish that
+        # still fails raises, and the consumer that enqueued keeps the event (shared.tasks).
+        task_publish_retry_policy={
+            "max_retries": 10,
+            "interval_start": 0,
+            "interval_step": 0.5,
+            "interval_max": 2,
+        },
+        broker_transport_options={"confirm_publish": True, "connect_retries_timeout": 15},
         task_queues=[queue],
         task_default_queue=name,
         task_default_exchange=name,

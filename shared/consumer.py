@@ -46,6 +46,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from shared import topology
 from shared.bootstrap import Bootstrap, Handler
+from shared.broker import blocking_connection
 from shared.contract import authentic, publisher_users
 from shared.envelope import Event, InvalidEvent, decode
 from shared.logs import configure_logging, event_context
@@ -292,9 +293,7 @@ class EventConsumer:
         self._stopping.set()
 
     def _consume(self) -> None:
-        params = pika.URLParameters(self.settings.amqp_url)
-        params.client_properties = {"connection_name": f"{self.service}-consumer"}
-        connection = pika.BlockingConnection(params)
+        connection = blocking_connection(self.settings.amqp_url, name=f"{self.service}-consumer")
         try:
             topology.declare_on(connection, self.topology)
             channel = connection.channel()

@@ -8,10 +8,11 @@ may be any thread: they only touch thread-safe queues and `add_callback_threadsa
 
 Guarantees: every message carries the publisher's broker user as `user_id` (the broker
 checks it), persistent messages, `mandatory` (an unroutable message fails its Future
-with `Unroutable`), publisher confirms, reconnect with backoff. Messages in flight when
-the connection drops fail with `ConnectionLost`; `publish()` sends them again (at
-least once; consumers are idempotent by event id). A publish the broker refuses outright
-(no such exchange, no permission) fails with `PublishError` instead of being retried.
+with `Unroutable`), publisher confirms, reconnect with backoff, each time to the next node
+of a cluster (shared.broker). Messages in flight when the connection drops fail with
+`ConnectionLost`; `publish()` sends them again (at least once; consumers are idempotent
+by event id). A publish the broker refuses outright (no such exchange, no permission)
+fails with `PublishError` instead of being retried.
 """
 
 from __future__ import annotations
@@ -29,12 +30,18 @@ from typing import Any
 import pika
 import pika.exceptions
 
+from shared.broker import broker_user, connection_parameters
 from shared.envelope import CONTENT_TYPE, Event
 from shared.metrics import EVENTS_PUBLISHED
 from shared.topology import EVENTS_EXCHANGE
 from shared.tracing import Outgoing, publishing, tracing_on
 
 log = logging.getLogger(__name__)
+
+# How long a publish waits for its confirms before the caller sends again. A healthy broker
+# confirms in milliseconds, even flat out; a confirm that has not come in 10 s went down with a
+# node (a stream whose leader dies drops what it had not confirmed, and no confirm ever comes).
+CONFIRM_TIMEOUT_S = 10.0
 
 
 class PublishError(RuntimeError):
@@ -111,11 +118,11 @@ class Publisher:
         max_in_flight: int = 1000,
         backoff_max_s: float = 5.0,
     ) -> None:
-        self._params = pika.URLParameters(amqp_url)
-        self._params.client_properties = {"connection_name": name}
+        # A SelectConnection takes one node: each reconnect moves on to the next one.
+        self._nodes = itertools.cycle(connection_parameters(amqp_url, name))
         # Every message names its sender: the broker refuses a user_id that is not the
         # connection's user, so consumers can tell who published an event.
-        self._user_id = self._params.credentials.username
+        self._user_id = broker_user(amqp_url)
         self._backoff_max_s = backoff_max_s
         self._max_in_flight = max_in_flight
         self._slots = threading.BoundedSemaphore(max_in_flight)
@@ -134,11 +141,11 @@ class Publisher:
 
     # ---- public API (any thread) -------------------------------------------------
 
-    def publish(self, event: Event, timeout: float = 30.0) -> None:
+    def publish(self, event: Event, timeout: float = CONFIRM_TIMEOUT_S) -> None:
         """Publish one event and return once the broker confirmed it."""
         self.publish_many([event], timeout=timeout)
 
-    def publish_many(self, events: list[Event], timeout: float = 30.0) -> None:
+    def publish_many(self, events: list[Event], timeout: float = CONFIRM_TIMEOUT_S) -> None:
         """Publish events with all confirms in flight at once; retry lost ones. Traced, each event
         carries its publish span in its AMQP headers and as its envelope's `traceparent`."""
         if not tracing_on():
@@ -152,7 +159,7 @@ class Publisher:
             ]
             self.send_many(messages, timeout=timeout)
 
-    def send_many(self, messages: list[Message], timeout: float = 30.0) -> None:
+    def send_many(self, messages: list[Message], timeout: float = CONFIRM_TIMEOUT_S) -> None:
         deadline = time.monotonic() + timeout
         pending = messages
         while pending:
@@ -175,7 +182,7 @@ class Publisher:
                     raise ConnectionLost(f"broker unreachable for {timeout}s")
                 self._ready.wait(timeout=max(0.0, deadline - time.monotonic()))
 
-    def send_async(self, message: Message, timeout: float = 30.0) -> Future[None]:
+    def send_async(self, message: Message, timeout: float = CONFIRM_TIMEOUT_S) -> Future[None]:
         """Queue a message; the Future resolves on confirm. Blocks if too many in flight."""
         if self._closing:
             raise PublishError("publisher is closed")
@@ -219,7 +226,7 @@ class Publisher:
         while not self._closing:
             self._opened = False
             self._connection = pika.SelectConnection(
-                self._params,
+                next(self._nodes),
                 on_open_callback=self._on_connection_open,
                 on_open_error_callback=lambda _c, err: self._on_closed(err),
                 on_close_callback=lambda _c, reason: self._on_closed(reason),

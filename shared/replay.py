@@ -17,6 +17,7 @@ import pika
 import pika.exceptions
 
 from shared import topology
+from shared.broker import blocking_connection
 from shared.consumer import Delivery, Outcome
 from shared.contract import authentic
 from shared.envelope import Event, InvalidEvent, decode
@@ -47,7 +48,7 @@ def read_log(
     consumer would park it. `refused`, if given, gets each skipped entry with the reason a
     consumer would park it with (`invalid`, `forged`), e.g. to park it in the reader's own DLQ.
     """
-    connection = pika.BlockingConnection(pika.URLParameters(amqp_url))
+    connection = blocking_connection(amqp_url)
     try:
         topology.declare_on(connection, topology.shared_topology_checked())
         channel = connection.channel()

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import functools
 from typing import Annotated
-from urllib.parse import unquote, urlsplit
 
 from pydantic import SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from redis import Redis
+
+from shared.broker import broker_user
 
 # A stalled Redis fails a call instead of hanging it (a handler on a consumer's I/O thread
 # would hold up heartbeats and shutdown); the longest blocking read (XREAD, 1 s) fits well.
@@ -28,6 +29,7 @@ class ShopSettings(BaseSettings):
     # frozen: settings never change while a process runs; unknown keyword arguments are refused
     model_config = SettingsConfigDict(frozen=True, extra="forbid")
 
+    # one broker, or a cluster's nodes separated by `;`, all with the same user (shared.broker)
     amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/%2F"
     redis_url: str = "redis://127.0.0.1:6379/0"
     smtp_url: str = "smtp://127.0.0.1:1025"
@@ -74,8 +76,8 @@ class Settings(ShopSettings):
 
     @functools.cached_property
     def amqp_user(self) -> str:
-        """The broker user this process connects as (AMQP's default, `guest`, if the URL names none)."""
-        return unquote(urlsplit(self.amqp_url).username or "guest")
+        """The broker user this process connects as, the same on every node AMQP_URL lists."""
+        return broker_user(self.amqp_url)
 
     def key(self, *parts: object) -> str:
         """A Redis key inside this service's namespace: the service owns nothing else."""

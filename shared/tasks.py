@@ -22,16 +22,21 @@ from typing import Any
 
 from celery import shared_task
 from flask import current_app
+from kombu.exceptions import OperationalError
 
 from shared.bootstrap import Bootstrap, Command, Handlers
 from shared.celery_app import worker_publisher
 from shared.consumer import OUTAGES
 from shared.metrics import TASKS
+from shared.publisher import PublishError
 
 # Transient for every task: a dependency away (shared.consumer.OUTAGES: redis-py gives up after
 # its own few retries, and a publish the broker did not confirm is safe to repeat, outcome events
 # having deterministic ids).
 TRANSIENT = OUTAGES
+# A confirm that does not come (its node cut off, the connection silent) fails the publish, which
+# Celery then retries on the next node, instead of holding the consumer's thread for good.
+TASK_CONFIRM_TIMEOUT_S = 5
 # Enough, with each service's backoff cap, to outlast a dependency that is away for minutes
 # and a claim left by a dead worker (its lease runs out after 30 s).
 MAX_RETRIES = 40
@@ -49,7 +54,15 @@ class IdTask:
         return f"{self.task_id_prefix}-{object_id}"
 
     def enqueue(self, object_id: str) -> None:
-        self.task.apply_async((object_id,), task_id=self.task_id(object_id))
+        """Send the task; once the broker confirmed it, it is the queue's. A publish the broker
+        did not confirm within Celery's retries (shared.celery_app) raises a PublishError: an
+        outage for the consumer that enqueues, which keeps the event and tries again later."""
+        try:
+            self.task.apply_async(
+                (object_id,), task_id=self.task_id(object_id), confirm_timeout=TASK_CONFIRM_TIMEOUT_S
+            )
+        except OperationalError as exc:
+            raise PublishError(f"{self.name} {object_id} not enqueued: {exc}") from exc
 
 
 def id_task(

@@ -32,6 +32,8 @@ from kombu.transport.native_delayed_delivery import (
     level_name,
 )
 
+from shared.broker import blocking_connection
+
 log = logging.getLogger(__name__)
 
 EVENTS_EXCHANGE = "shop.events"
@@ -332,14 +334,33 @@ def _is_transient_channel_error(error: BaseException) -> bool:
 
 
 def _declare_on_fresh_channel(connection: Any, topology: Topology) -> None:
-    channel = connection.channel()
-    declare(channel, topology)
+    """One object at a time, so that a classic queue (a DLQ) whose node is away is left as it is,
+    with its bindings: it exists, and only its node can serve it. In a cluster, a service whose
+    DLQ lives on the node that just went down keeps consuming; what it would park there goes back
+    to its own queue meanwhile (the move is mandatory and confirmed, shared.consumer.move)."""
+    channel, away = connection.channel(), set()
+    for obj in dict.fromkeys(topology):
+        if isinstance(obj, Binding) and obj.queue in away:
+            continue
+        try:
+            declare(channel, [obj])
+        except pika.exceptions.ChannelClosedByBroker as exc:
+            if not (isinstance(obj, Queue) and _on_a_node_away(exc)):
+                raise
+            log.warning("queue %s is on a node that is away, left as it is: %s", obj.name, exc.reply_text)
+            away.add(obj.name)
+            channel = connection.channel()
     channel.close()
+
+
+def _on_a_node_away(error: pika.exceptions.ChannelClosedByBroker) -> bool:
+    """404 in the broker's words for a durable classic queue whose node is down (3.10 and 4.x)."""
+    return error.reply_code == 404 and "is down or inaccessible" in error.reply_text
 
 
 def apply(amqp_url: str, topology: Topology) -> None:
     """`declare_on` over a connection of its own, for a process that declares and moves on."""
-    connection = pika.BlockingConnection(pika.URLParameters(amqp_url))
+    connection = blocking_connection(amqp_url)
     try:
         declare_on(connection, topology)
     finally:

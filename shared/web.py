@@ -9,7 +9,6 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any, Literal, ParamSpec, TypeVar
 
-import pika
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
@@ -18,6 +17,7 @@ from redis import Redis
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import HTTP_STATUS_CODES
 
+from shared.broker import blocking_connection
 from shared.logs import configure_logging
 from shared.metrics import ServiceMetrics
 from shared.openapi import Operation, document
@@ -159,15 +159,12 @@ _broker_checked: dict[str, tuple[float, bool]] = {}
 
 
 def _broker_ok(amqp_url: str) -> bool:
-    """Open (and close) a real AMQP connection, at most every two seconds."""
+    """Open (and close) a real AMQP connection to any node, at most every two seconds."""
     checked_at, ok = _broker_checked.get(amqp_url, (0.0, False))
     if time.monotonic() - checked_at < _BROKER_CHECK_TTL_S:
         return ok
-    params = pika.URLParameters(amqp_url)
-    params.socket_timeout = params.blocked_connection_timeout = 2
-    params.connection_attempts = 1
     try:
-        pika.BlockingConnection(params).close()
+        blocking_connection(amqp_url).close()
         ok = True
     except Exception:
         ok = False

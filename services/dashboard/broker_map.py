@@ -20,6 +20,7 @@ from urllib.parse import quote
 import pika
 import requests
 
+from shared.broker import broker_urls
 from shared.topology import EVENT_LOG, EVENTS_EXCHANGE
 
 TASKS_SUFFIX = ".tasks"
@@ -41,11 +42,16 @@ class BrokerState:
 
 
 class Management:
-    """A small client of RabbitMQ's management API, scoped to the vhost of AMQP_URL."""
+    """A small client of RabbitMQ's management API, scoped to the vhost of AMQP_URL.
+
+    `management_url` may list a cluster's nodes separated by `;` (each node's API reports the
+    whole cluster): when the one in use does not answer, the next is asked, and the one that
+    answered is kept for the calls after."""
 
     def __init__(self, management_url: str, amqp_url: str, timeout_s: float = 3.0) -> None:
-        self._base = management_url.rstrip("/") + "/api"
-        self._vhost = quote(pika.URLParameters(amqp_url).virtual_host, safe="")
+        self._bases = [url.rstrip("/") + "/api" for url in broker_urls(management_url)]
+        self._current = 0  # index of the node that answered last
+        self._vhost = quote(pika.URLParameters(broker_urls(amqp_url)[0]).virtual_host, safe="")
         self._timeout_s = timeout_s
         self._session = requests.Session()
 
@@ -60,15 +66,27 @@ class Management:
         )
 
     def _get(self, path: str, missing: Any = None) -> Any:
-        try:
-            response = self._session.get(self._base + path, timeout=self._timeout_s)
-        except requests.RequestException as exc:
-            raise ManagementUnavailable(str(exc)) from exc
+        response = self._answer(path)
         if response.status_code == 404 and missing is not None:
             return missing  # the exchange is declared by the first service that starts
         if response.status_code != 200:
             raise ManagementUnavailable(f"GET {path}: HTTP {response.status_code}")
         return response.json()
+
+    def _answer(self, path: str) -> requests.Response:
+        """The response of the first node that answers, starting with the one that answered last."""
+        first = self._current
+        errors = []
+        for step in range(len(self._bases)):
+            node = (first + step) % len(self._bases)
+            try:
+                response = self._session.get(self._bases[node] + path, timeout=self._timeout_s)
+            except requests.RequestException as exc:  # no answer: refused, timed out, cut off
+                errors.append(str(exc))
+                continue
+            self._current = node
+            return response
+        raise ManagementUnavailable("; ".join(errors))
 
 
 def _rate(stats: dict[str, Any] | None, name: str) -> float:

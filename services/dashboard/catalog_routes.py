@@ -19,6 +19,7 @@ from services.dashboard.event_catalog import RATE_WINDOW_S, catalog_view, event_
 from services.dashboard.feed import FEED_MAX_EVENTS
 from services.dashboard.routes import asset_version
 from shared.asyncapi import Broker
+from shared.broker import broker_urls
 
 catalog = Blueprint("catalog", __name__, template_folder="templates")
 
@@ -55,8 +56,9 @@ def _broker_map() -> tuple[dict[str, Any], str | None]:
 
 
 def _broker() -> Broker:
-    """Where the broker is as the dashboard reaches it, without its credentials."""
-    parameters = pika.URLParameters(current_app.config["SETTINGS"].amqp_url)
+    """Where the broker is as the dashboard reaches it, without its credentials: the first node
+    AMQP_URL lists (the document names one server; every node serves the same vhost)."""
+    parameters = pika.URLParameters(broker_urls(current_app.config["SETTINGS"].amqp_url)[0])
     return Broker(host=f"{parameters.host}:{parameters.port}", vhost=parameters.virtual_host)
 
 

@@ -27,6 +27,7 @@ from typing import Any
 import pika
 import pika.exceptions
 
+from shared.broker import blocking_connection
 from shared.consumer import ATTEMPT_HEADER, ERROR_HEADER, REASON_HEADER
 from shared.envelope import InvalidEvent, decode
 from shared.topology import dead_letter_queue, task_queue
@@ -207,12 +208,11 @@ class _DeadLetterChannel:
     """A connection named after its purpose; closing it returns every message not acked."""
 
     def __init__(self, amqp_url: str, service: str) -> None:
-        self._params = pika.URLParameters(amqp_url)
-        self._params.client_properties = {"connection_name": "dashboard-dead-letters"}
+        self._amqp_url = amqp_url
         self._service = service
 
     def __enter__(self) -> tuple[Any, int]:
-        self._connection = pika.BlockingConnection(self._params)
+        self._connection = blocking_connection(self._amqp_url, name="dashboard-dead-letters")
         try:
             channel = self._connection.channel()
             declared = channel.queue_declare(dead_letter_queue(self._service), passive=True)

@@ -15,6 +15,7 @@ class DashboardSettings(ConsumerSettings):
     consumer_workers: int = Field(0, validation_alias="DASHBOARD_CONSUMER_WORKERS")
     orders_url: str = ""  # the public orders API the shop page forwards to; empty: on this host, ORDERS_PORT
     orders_port: int = 8001
+    # one node's management API, or a cluster's nodes separated by `;` (broker_map.Management)
     management_url: str = "http://guest:guest@127.0.0.1:15672"
     dashboard_history_window_s: int = 15 * 60
     dashboard_history_max_events: int = 5000

@@ -17,11 +17,13 @@ from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 
 import pika
+import pika.exceptions
 import redis.exceptions
 
 from services.loyalty.bootstrap import SERVICE, bootstrap
 from services.loyalty.points import LoyaltyStore
 from shared import topology
+from shared.broker import blocking_connection, broker_user
 from shared.consumer import Delivery, EventConsumer, Outcome, PermanentError, move
 from shared.contract import publisher_users
 from shared.logs import configure_logging, event_context
@@ -94,18 +96,23 @@ def backfill(
 @contextlib.contextmanager
 def _dead_letters(amqp_url: str) -> Iterator[Refused]:
     """Park log entries in loyalty's DLQ, as the live consumer moves messages (shared.consumer.move),
-    on a confirm-mode channel opened only if something needs parking."""
-    parameters = pika.URLParameters(amqp_url)
+    on a confirm-mode channel opened only if something needs parking. The connection idles
+    while the backfill reads: before each use it answers the heartbeats due, and if the broker
+    dropped it meanwhile (or its node went away), a new one is opened, to any node."""
+    user = broker_user(amqp_url)
     connection: pika.BlockingConnection | None = None
     channel = None
 
     def park(entry: Delivery, outcome: Outcome) -> None:
         nonlocal connection, channel
-        if channel is None:
-            connection = pika.BlockingConnection(parameters)
+        if connection is not None:
+            with contextlib.suppress(pika.exceptions.AMQPConnectionError):
+                connection.process_data_events()
+        if connection is None or connection.is_closed:
+            connection = blocking_connection(amqp_url)
             channel = connection.channel()
             channel.confirm_delivery()
-        if not move(channel, SERVICE, parameters.credentials.username, entry, outcome):
+        if not move(channel, SERVICE, user, entry, outcome):
             raise RuntimeError(
                 f"could not park log entry {entry.tag} in {topology.dead_letter_queue(SERVICE)}"
             )

@@ -24,6 +24,7 @@ from redis import RedisError, ResponseError
 from services.orders.settings import SERVICE, OrdersSettings
 from services.orders.store import Outbox, OutboxEntry
 from shared import topology
+from shared.broker import blocking_connection
 from shared.envelope import Event, InvalidEvent, decode
 from shared.logs import configure_logging
 from shared.metrics import INSTANCE, start_flusher
@@ -114,7 +115,7 @@ def shared_topology_ready(amqp_url: str, stopping: threading.Event) -> bool:
     delay = 0.2
     while not stopping.is_set():
         try:
-            connection = pika.BlockingConnection(pika.URLParameters(amqp_url))
+            connection = blocking_connection(amqp_url)
             try:
                 topology.declare_on(connection, topology.shared_topology_checked())
                 return True

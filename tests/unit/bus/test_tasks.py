@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from kombu.exceptions import OperationalError
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from shared.celery_app import celery_app
+from shared.consumer import OUTAGES
 from shared.metrics import PROCESS_REGISTRY
 from shared.publisher import PublishError
 from shared.settings import Settings
@@ -55,8 +57,16 @@ class SentTasks:
     def __init__(self) -> None:
         self.sent: list[tuple[tuple[str, ...], str]] = []
 
-    def apply_async(self, args: tuple[str, ...], task_id: str) -> None:
+    def apply_async(self, args: tuple[str, ...], task_id: str, confirm_timeout: float) -> None:
+        assert confirm_timeout > 0  # a silent node must not hold the sender for good
         self.sent.append((args, task_id))
+
+
+class UnreachableBroker:
+    """Stands in for a Celery task whose publish failed through all of Celery's retries."""
+
+    def apply_async(self, args: tuple[str, ...], task_id: str, confirm_timeout: float) -> None:
+        raise OperationalError("[Errno 111] Connection refused")
 
 
 def test_a_task_is_sent_with_its_id_alone_and_a_task_id_made_from_it() -> None:
@@ -66,3 +76,10 @@ def test_a_task_is_sent_with_its_id_alone_and_a_task_id_made_from_it() -> None:
     IdTask("shop.charge_order", "charge", sent).enqueue("o-1")
 
     assert sent.sent == [(("o-1",), "charge-o-1")] * 2
+
+
+def test_a_task_the_broker_did_not_take_is_an_outage_for_the_sender() -> None:
+    with pytest.raises(PublishError, match="charge_order o-1 not enqueued"):
+        IdTask("shop.charge_order", "charge", UnreachableBroker()).enqueue("o-1")
+
+    assert PublishError in OUTAGES  # the consumer keeps the event and tries again later
