@@ -5,6 +5,7 @@
 # MODE=compose. Both run the commands of infra/Procfile.
 # No registry reachable? `make images` builds every image from Debian packages and PyPI, and
 # OFFLINE=1 makes the compose-mode targets use them (infra/compose.offline.yml).
+# CLUSTER=1 runs the broker as a three-node cluster in compose mode (infra/compose.cluster.yml).
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
@@ -20,11 +21,13 @@ REDIS_HOST ?= 127.0.0.1
 MODE ?= $(shell docker info >/dev/null 2>&1 && echo compose || echo local)
 OFFLINE ?=
 export OFFLINE
+CLUSTER ?=
+export CLUSTER
 # docker compose with the files of the mode, after checks that say what to do (infra/compose.py).
 COMPOSE := $(BIN)/python -m infra.compose
 DEV := $(BIN)/python -m infra.dev
 # In compose, SERVICE=payments means every payments-* service; SERVICE=payments-worker just that one.
-compose_services = $(if $(filter compose,$(MODE)),$(shell $(COMPOSE) --profile '*' config --services | grep -xE '$(SERVICE)(-[a-z]+)?'))
+compose_services = $(if $(filter compose,$(MODE)),$(shell $(COMPOSE) --profile '*' config --services | grep -xE '$(SERVICE)(-[a-z0-9]+)?'))
 # $(call by_mode,compose command,local command)
 by_mode = if [ "$(MODE)" = compose ]; then $(1); else $(2); fi
 # The operator endpoints' token from .env (infra/secrets.py): the dashboard asks for it once.

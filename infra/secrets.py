@@ -33,6 +33,9 @@ OPERATOR_NAMES = (
     "MAILPIT_UI_PASSWORD",
     # The token of the services' operator endpoints.
     "OPERATOR_TOKEN",
+    # CLUSTER=1: the shared secret with which the broker's nodes and their CLI tools
+    # authenticate each other (the Erlang cookie).
+    "RABBITMQ_ERLANG_COOKIE",
 )
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import quote, urlsplit, urlunsplit
 
@@ -195,6 +195,15 @@ COMPOSE_INFRA = Infra(
     jaeger_ui_url="http://localhost:16686",
     otlp_endpoint="http://jaeger:4318",
     bind_host="0.0.0.0",
+)
+
+# CLUSTER=1 (infra/compose.cluster.yml): the broker's three nodes, every one in each URL, `;`
+# between them (Celery's failover syntax, which shared/broker.py reads for pika too).
+CLUSTER_NODES = ("rabbitmq-1", "rabbitmq-2", "rabbitmq-3")
+COMPOSE_CLUSTER_INFRA = replace(
+    COMPOSE_INFRA,
+    amqp_url_template=";".join(f"amqp://{{user}}:{{password}}@{node}:5672/%2F" for node in CLUSTER_NODES),
+    management_url_template=";".join(f"http://{{user}}:{{password}}@{node}:15672" for node in CLUSTER_NODES),
 )
 
 DEFAULT_AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/%2F"

@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from infra.images.build import IMAGES
-from infra.stack import WEB_KINDS, procfile
+from infra.stack import CLUSTER_NODES, WEB_KINDS, procfile
 from shared.metrics import PROCESS_REGISTRY
 from tests.static.conftest import ROOT, tool
 
@@ -126,7 +126,7 @@ def test_promtool_accepts_the_prometheus_config():
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_prometheus_scrapes_every_web_process_by_its_service_name_and_the_brokers_queues(compose_config):
+def test_prometheus_scrapes_every_web_process_by_its_service_name_and_every_brokers_queues(compose_config):
     jobs = {job["job_name"]: job for job in load_yaml(PROMETHEUS_CONFIG)["scrape_configs"]}
     services = compose_config["services"]
     web = [p for p in procfile().values() if not p.scalable and p.kind in WEB_KINDS]
@@ -141,7 +141,10 @@ def test_prometheus_scrapes_every_web_process_by_its_service_name_and_the_broker
         assert by_name["source_labels"] == ["__meta_dns_name", "__address__"]
         assert re.fullmatch(by_name["regex"], f"{process.name};172.18.0.5:{sd['port']}")
     rabbitmq = jobs["rabbitmq"]
-    assert rabbitmq["static_configs"] == [{"targets": ["rabbitmq:15692"]}]
+    # the single broker, or the three nodes of CLUSTER=1
+    (sd,) = rabbitmq["dns_sd_configs"]
+    assert sd["names"] == ["rabbitmq", *CLUSTER_NODES]
+    assert sd["port"] == 15692
     # per queue: the detailed endpoint with the queue families, not the aggregate /metrics
     assert rabbitmq["metrics_path"] == "/metrics/detailed"
     assert set(rabbitmq["params"]["family"]) == {"queue_coarse_metrics", "queue_consumer_count"}
