@@ -11,20 +11,13 @@ from collections.abc import Iterator
 
 import pytest
 
-from infra.compose import engine_problem
-from tests.support.composestack import ComposeStack, running_compose_stack
+from tests.support.composestack import ComposeStack, running_compose_stack, skip_without_engine
 
 pytestmark = pytest.mark.slow
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    problem = engine_problem()
-    if problem is None:
-        return
-    skip = pytest.mark.skip(reason=f"the compose suite needs a Docker engine: {problem}")
-    for item in items:
-        if "tests/compose/" in str(item.path):
-            item.add_marker(skip)
+    skip_without_engine(items, "tests/compose/")
 
 
 # Package scope: the containers go as soon as the last compose test is done, so they do not

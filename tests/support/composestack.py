@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pytest
 import requests
 
 from harness.launcher import make
@@ -106,10 +107,12 @@ class ComposeStack:
         return int(self.queue(queue).get("consumers", 0))
 
     def all_healthy(self) -> bool:
-        """Every container of the stack runs, and those with a healthcheck report healthy."""
-        rows = self.compose("ps", "--all", "--format", "{{.State}} {{.Health}}").splitlines()
+        """Every container of the stack runs, and those with a healthcheck report healthy; a
+        one-shot step (CLUSTER=1's rabbitmq-cluster) has finished with success."""
+        rows = self.compose("ps", "--all", "--format", "{{.State}} {{.ExitCode}} {{.Health}}").splitlines()
         return bool(rows) and all(
-            row.split()[0] == "running" and row.split()[1:] in ([], ["healthy"]) for row in rows
+            (state == "running" and health in ([], ["healthy"])) or (state == "exited" and code == "0")
+            for state, code, *health in (row.split() for row in rows)
         )
 
     def wait_healthy(self, timeout: float = 120) -> None:
@@ -122,8 +125,11 @@ class ComposeStack:
         """Where some orders got stuck: every log line naming one of them, and every queue that
         still holds messages (a DLQ among them says which service gave up on what)."""
         management = f"{self.url('RABBITMQ_MANAGEMENT_PORT')}/api/queues"
-        queues = requests.get(management, auth=self.admin, timeout=10).json()
-        held = {queue["name"]: queue.get("messages", 0) for queue in queues if queue.get("messages")}
+        try:
+            queues = requests.get(management, auth=self.admin, timeout=10).json()
+            held: object = {q["name"]: q.get("messages", 0) for q in queues if q.get("messages")}
+        except requests.RequestException as exc:  # the broker (a cluster's first node) is away
+            held = f"unknown, the management API did not answer: {exc!r}"
         lines = self.compose("logs", "--no-color").splitlines()
         about = [line for line in lines if any(order_id in line for order_id in order_ids)]
         return "\n".join([f"stuck: {order_ids}", f"queues holding messages: {held}", *about[-200:]])
@@ -144,3 +150,14 @@ def running_compose_stack(**env: str) -> Iterator[tuple[ComposeStack, float]]:
         raise
     finally:
         stack.remove()
+
+
+def skip_without_engine(items: list[pytest.Item], folder: str) -> None:
+    """Mark the tests of `folder` skipped, saying why, where no Docker engine answers."""
+    problem = compose.engine_problem()
+    if problem is None:
+        return
+    skip = pytest.mark.skip(reason=f"the tests in {folder} need a Docker engine: {problem}")
+    for item in items:
+        if folder in str(item.path):
+            item.add_marker(skip)
