@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import threading
 import time
@@ -28,7 +29,9 @@ def http_ok(url: str, timeout: float = 1.0) -> bool:
 class QueueProbe:
     """Reads queue depths and consumer counts with passive declares: it changes nothing.
 
-    One pika connection, so one thread: each sampler and the main thread own their probe.
+    One pika connection, so one thread: each sampler and the main thread own their probe. The
+    connection idles between reads, answering no heartbeats (5 s, shared.broker), so the broker
+    may have dropped it meanwhile: a read on a lost connection opens a new one.
     """
 
     def __init__(self, amqp_url: str) -> None:
@@ -47,7 +50,11 @@ class QueueProbe:
     def queue(self, name: str) -> tuple[int, int] | None:
         """(ready messages, consumers) of a queue, or None if it does not exist."""
         try:
-            declared = self._open().queue_declare(name, passive=True)
+            try:
+                declared = self._open().queue_declare(name, passive=True)
+            except pika.exceptions.AMQPConnectionError:  # dropped while idle: once more, anew
+                self._connection = None
+                declared = self._open().queue_declare(name, passive=True)
         except pika.exceptions.ChannelClosedByBroker:  # 404: not declared (yet)
             self._channel = None
             return None
@@ -63,7 +70,8 @@ class QueueProbe:
 
     def close(self) -> None:
         if self._connection is not None and self._connection.is_open:
-            self._connection.close()
+            with contextlib.suppress(pika.exceptions.AMQPConnectionError):  # already dropped
+                self._connection.close()
 
 
 def wait_for_consumers(
