@@ -12,7 +12,10 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Protocol
 
+import tenacity
 from redis import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from services.notifications.model import SENT, Notification, SendInProgress
 from shared.envelope import Cause
@@ -20,6 +23,10 @@ from shared.idempotency import AddIfAbsent, Lease
 from shared.settings import Settings
 
 CLAIM_LEASE_S = 30
+# Once the email is out, failing to record it would send it again on the task's retry: the record
+# rides out a Redis outage (a restart, a failover) for most of the claim, which keeps any other
+# task from sending meanwhile. redis-py's own retries give up after a few seconds.
+RECORD_SENT_WITHIN_S = CLAIM_LEASE_S - 5
 
 
 class NotificationStore(Protocol):
@@ -68,7 +75,14 @@ class RedisNotifications:
         return [n for n in found if n is not None]
 
     def mark_sent(self, notification_id: str) -> None:
-        self._redis.hset(self._key(notification_id), "status", SENT)
+        for attempt in tenacity.Retrying(
+            retry=tenacity.retry_if_exception_type((RedisConnectionError, RedisTimeoutError)),
+            stop=tenacity.stop_after_delay(RECORD_SENT_WITHIN_S),
+            wait=tenacity.wait_exponential(multiplier=0.1, max=2),
+            reraise=True,
+        ):
+            with attempt:
+                self._redis.hset(self._key(notification_id), "status", SENT)
 
     def mark_published(self, notification_id: str) -> None:
         self._redis.hset(self._key(notification_id), "published", "1")

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from redis import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from services.notifications.app import create_app
 from services.notifications.model import SendInProgress
@@ -36,6 +39,33 @@ def test_sent_and_published_are_recorded(redis: Redis, settings: Settings) -> No
 
     stored = store.get(notification.notification_id)
     assert (stored.status, stored.published) == ("sent", True)
+
+
+class RedisAwayFor:
+    """The real Redis, unreachable for its first `failures` writes (a restart under way)."""
+
+    def __init__(self, redis: Redis, failures: int) -> None:
+        self._redis, self.failures = redis, failures
+
+    def __getattr__(self, name: str) -> Any:  # every other command: Redis itself
+        return getattr(self._redis, name)
+
+    def hset(self, *args: Any, **kwargs: Any) -> Any:
+        if self.failures:
+            self.failures -= 1
+            raise RedisConnectionError("Error 111 connecting to redis:6379. Connection refused.")
+        return self._redis.hset(*args, **kwargs)
+
+
+def test_an_email_already_sent_is_recorded_through_a_redis_outage(redis: Redis, settings: Settings) -> None:
+    notification = confirmation()
+    RedisNotifications(redis, settings).add(notification)
+    away = RedisAwayFor(redis, failures=4)  # more than redis-py's own three retries
+
+    RedisNotifications(away, settings).mark_sent(notification.notification_id)
+
+    assert away.failures == 0
+    assert RedisNotifications(redis, settings).get(notification.notification_id).status == "sent"
 
 
 def test_a_claim_is_exclusive_and_released_after_use(redis: Redis, settings: Settings) -> None:
