@@ -4,6 +4,7 @@ reads one process's)."""
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Iterator
 
 import psutil
@@ -25,27 +26,15 @@ class CpuMeter:
         self.label: dict[int, str] = {}
         self._sampler = Sampler(self._sample, interval=0.5)
 
-    def _processes(self) -> Iterator[tuple[str, psutil.Process]]:
-        if self.supervisord:
-            yield "stack", self.supervisord  # it carries every process's output to the log files
-            for child in self.supervisord.children(recursive=True):
-                yield "stack", child
-        for process in psutil.process_iter(["name"]):
-            name = process.info["name"] or ""
-            if name.startswith("beam.smp"):
-                yield "rabbitmq", process
-            elif name.startswith("redis-server"):
-                yield "redis", process
-
     def _sample(self, initial: bool = False) -> None:
-        for group, process in self._processes():
+        for group, process in measured_processes(self.supervisord):
             with contextlib.suppress(psutil.Error):
                 used = cpu_time.of_process(process)
                 self.first.setdefault(process.pid, used if initial else 0.0)  # new since start(): all of it
                 self.last[process.pid] = used
                 if process.pid not in self.group:
                     self.group[process.pid] = group
-                    self.label[process.pid] = _label(process) if group == "stack" else group
+                    self.label[process.pid] = label(process, group)
 
     def start(self) -> None:
         self._sample(initial=True)
@@ -75,8 +64,36 @@ class CpuMeter:
             used.update(self.stop()[0])
 
 
-def _label(process: psutil.Process) -> str:
-    """`orders-api`, `payments-worker`, ...: the Procfile process a pid belongs to."""
+def measured_processes(supervisord: psutil.Process | None) -> Iterator[tuple[str, psutil.Process]]:
+    """(group, process): this machine's broker and Redis (not a container's), and the stack's if
+    given (supervisord and every process under it)."""
+    if supervisord:
+        yield "stack", supervisord  # it carries every process's output to the log files
+        for child in supervisord.children(recursive=True):
+            yield "stack", child
+    for process in psutil.process_iter(["name"]):
+        name = process.info["name"] or ""
+        if not _outside_containers(process.pid):
+            continue  # a compose stack's broker or Redis, not the one the stack uses
+        if name.startswith("beam.smp"):
+            yield "rabbitmq", process
+        elif name.startswith("redis-server"):
+            yield "redis", process
+
+
+def _outside_containers(pid: int) -> bool:
+    """In this process's PID namespace (Linux; containers have their own), or not to be told."""
+    try:
+        return os.readlink(f"/proc/{pid}/ns/pid") == os.readlink("/proc/self/ns/pid")
+    except OSError:
+        return True
+
+
+def label(process: psutil.Process, group: str) -> str:
+    """`orders-api`, `payments-worker`, ...: the Procfile process a pid of the stack belongs
+    to; `rabbitmq` and `redis` for theirs."""
+    if group != "stack":
+        return group
     command = " ".join(process.cmdline())
     for token in command.replace("'", " ").replace(":", " ").split():
         if token.startswith(("services.", "infra.smtp_sink")):

@@ -14,8 +14,8 @@
 
 Reported: sustained end-to-end orders/s (per flat-out phase: orders / (last email - first
 POST); the median), placed → confirmed and placed → email sent latency at the steady rate,
-intake (POST) latency, CPU per order with its profile (CPU by process, broker messages and
-Redis commands per order), the chain's CPU per order split the same way (its processes,
+intake (POST) latency, CPU per order with its profile (CPU by process, broker messages, Redis
+commands and log lines per order), the chain's CPU per order split the same way (its processes,
 broker, Redis), and the ratio of the medians, shop to chain. Progress goes to
 stderr; results to artifacts/bench/ (JSON, PNG); the last line printed is one JSON object
 with the headline figures.
@@ -39,7 +39,7 @@ from bench.observer import Observer
 from bench.placing import Placements, place_orders
 from bench.plot import plot
 from bench.summary import report, summarize
-from bench.traffic import redis_commands, settled_broker_traffic, traffic_per_order
+from bench.traffic import LogLines, redis_commands, settled_broker_traffic, traffic_per_order
 from harness.launcher import sandboxed_stack
 from harness.mail import Mailbox
 from harness.sandbox import REDIS_URL, Sandbox, create_sandbox, destroy_sandbox, quiescent
@@ -115,6 +115,8 @@ def bench_stack(args: argparse.Namespace, measure_chain: Callable[[], dict[str, 
         cpu_s: Counter[str] = Counter()
         cpu_by_process: Counter[str] = Counter()
         commands: Counter[str] = Counter()
+        log_lines: Counter[str] = Counter()
+        logs = LogLines(stack.dir / "logs")
         for round_ in range(1, args.repeats + 1):
             wait_until_idle(stack.sandbox, args.drain_timeout)
             progress(f"round {round_}/{args.repeats}: bare chain, {args.chain_orders} orders")
@@ -124,11 +126,13 @@ def bench_stack(args: argparse.Namespace, measure_chain: Callable[[], dict[str, 
             commands_before = redis_commands()
             meter = CpuMeter(stack.supervisord_pid())
             meter.start()
+            logs.start()
             place_orders(
                 port, f"flat-{round_}", placements, rate=0, seconds=args.flat_seconds, threads=args.threads
             )
             counts = observer.wait_for(len(placements.orders), args.drain_timeout, progress)
             used, by_process = meter.stop()
+            log_lines.update(logs.stop())
             cpu_s.update(used)
             cpu_by_process.update(by_process)
             commands.update(redis_commands() - commands_before)
@@ -142,7 +146,9 @@ def bench_stack(args: argparse.Namespace, measure_chain: Callable[[], dict[str, 
     result["flat"]["cpu_s_by_process"] = {k: round(v, 2) for k, v in sorted(cpu_by_process.items())}
     broker = {kind: broker_after[kind] - broker_before[kind] for kind in broker_after}
     completed = sum(r["done"] for r in result["flat"]["rounds"])
-    result["flat"]["per_order"] = traffic_per_order(broker, commands, cpu_by_process, max(1, completed))
+    result["flat"]["per_order"] = traffic_per_order(
+        broker, commands, cpu_by_process, log_lines, max(1, completed)
+    )
     result["chain_runs"] = chain_runs
     return result
 

@@ -82,6 +82,7 @@ def _profile(axis, result: dict[str, Any]) -> None:
         f"{sum(chain_cpu.values()):.1f}, its broker {chain_cpu['rabbitmq']:.1f})\n"
         f"broker: {broker['enqueued']:.1f} enqueued, {broker['delivered']:.1f} delivered per order "
         f"(chain {chain.MESSAGES_PER_ORDER}, {chain.MESSAGES_PER_ORDER})\n"
-        f"Redis per order: {per_order['redis_commands']:.0f} commands",
+        f"Redis per order: {per_order['redis_commands']:.0f} commands; "
+        f"log lines per order: {per_order['log_lines']:.1f}",
         fontsize=9,
     )

@@ -121,6 +121,8 @@ def report(result: dict[str, object]) -> None:
         f"  CPU ms per order by process: {flat['per_order']['cpu_ms_by_process']}",
         f"  per order: broker messages {flat['per_order']['broker_messages']}, "
         f"Redis commands {flat['per_order']['redis_commands']} {flat['per_order']['redis_commands_by_name']}",
+        f"  per order: log lines {flat['per_order']['log_lines']} "
+        f"{flat['per_order']['log_lines_by_process']}",
         f"  bare chain: {result['chain_orders_per_s']:,.1f} orders/s, the median of "
         f"{[round(run['orders_per_s'], 1) for run in result['chain']['runs']]}; "
         f"ratio of the medians {result['ratio_to_chain']:.2f}",

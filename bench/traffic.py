@@ -1,9 +1,12 @@
-"""Where the work goes: the messages the broker handled and the commands Redis ran."""
+"""Where the work goes: the messages the broker handled, the commands Redis ran and the lines
+the processes logged."""
 
 from __future__ import annotations
 
 import os
+import re
 from collections import Counter
+from pathlib import Path
 from urllib.parse import quote
 
 import redis
@@ -53,8 +56,49 @@ def redis_commands() -> Counter[str]:
     return Counter({name.removeprefix("cmdstat_"): value["calls"] for name, value in stats.items()})
 
 
+class LogLines:
+    """Lines the stack's processes write to their logs between start() and stop(), by process
+    type (`payments-worker-0.log` and `-1.log` are both `payments-worker`). supervisord rotates a
+    log at 10 MB (infra/dev/config.py), keeping one: a log whose file was replaced meanwhile is
+    read on from where it was in `.log.1`, then the new one whole."""
+
+    def __init__(self, logs: Path) -> None:
+        self._logs = logs
+        self._at: dict[Path, tuple[int, int]] = {}  # log -> (inode, size) at start()
+
+    def start(self) -> None:
+        self._at = {path: _inode_and_size(path) for path in self._logs.glob("*.log")}
+
+    def stop(self) -> Counter[str]:
+        lines: Counter[str] = Counter()
+        for path in self._logs.glob("*.log"):
+            inode, offset = self._at.get(path, (None, 0))
+            count = 0
+            if inode is not None and _inode_and_size(path)[0] != inode:
+                rotated = path.with_name(path.name + ".1")
+                count += _lines_after(rotated, offset) if _inode_and_size(rotated)[0] == inode else 0
+                offset = 0
+            lines[re.sub(r"-\d+$", "", path.stem)] += count + _lines_after(path, offset)
+        return lines
+
+
+def _inode_and_size(path: Path) -> tuple[int, int]:
+    stat = path.stat()
+    return stat.st_ino, stat.st_size
+
+
+def _lines_after(path: Path, offset: int) -> int:
+    with path.open("rb") as log:
+        log.seek(offset)
+        return sum(chunk.count(b"\n") for chunk in iter(lambda: log.read(1 << 20), b""))
+
+
 def traffic_per_order(
-    broker: dict[str, int], commands: Counter[str], cpu_by_process: dict[str, float], orders: int
+    broker: dict[str, int],
+    commands: Counter[str],
+    cpu_by_process: dict[str, float],
+    log_lines: Counter[str],
+    orders: int,
 ) -> dict[str, object]:
     """The profile of the flat-out phase, per order: the figures that show where the work goes."""
     return {
@@ -66,4 +110,6 @@ def traffic_per_order(
         "broker_messages": {kind: round(count / orders, 2) for kind, count in broker.items()},
         "redis_commands": round(commands.total() / orders, 1),
         "redis_commands_by_name": {name: round(n / orders, 2) for name, n in commands.most_common(10)},
+        "log_lines": round(log_lines.total() / orders, 1),
+        "log_lines_by_process": {name: round(n / orders, 2) for name, n in log_lines.most_common() if n},
     }

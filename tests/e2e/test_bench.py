@@ -81,6 +81,8 @@ def test_a_small_benchmark_loses_no_order_and_prints_its_headline_last(tmp_path)
     assert broker["enqueued"] > broker["published"] > 0  # events fan out to several queues and the log
     assert broker["acked"] == broker["delivered"]  # every delivery acked once its handler was done
     assert profile["redis_commands"] > 0
+    assert profile["log_lines"] == pytest.approx(sum(profile["log_lines_by_process"].values()), abs=0.5)
+    assert "orders-consumer" in profile["log_lines_by_process"]  # "order ... is confirmed"
     assert {"rabbitmq", "redis", "orders-api", "payments-worker"} <= set(profile["cpu_ms_by_process"])
     chain_cpu = results["chain"]["cpu_ms_per_order"]  # the chain's own profile, same split
     assert set(chain_cpu) == {"chain", "rabbitmq", "redis"}
