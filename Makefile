@@ -138,6 +138,12 @@ bench-bus: venv check-services ## Benchmark the event bus: library vs raw pika (
 bench: venv check-services ## End-to-end benchmark in its own sandboxed stack vs a bare pika chain (artifacts/bench/); BENCH_ARGS="--help"
 	$(BIN)/python -m bench.e2e $(BENCH_ARGS)
 
+MINUTES ?= 30
+RATE ?= 40
+.PHONY: soak
+soak: venv check-services ## Soak: MINUTES=30 at RATE=40 orders/s in its own stack; memory and latency over time, exits 1 if they grow (artifacts/soak/)
+	$(BIN)/python -m bench.soak --minutes $(MINUTES) --rate $(RATE) $(SOAK_ARGS)
+
 ORDERS_URL ?= http://127.0.0.1:$(or $(ORDERS_PORT),8001)
 USERS ?= 50
 DURATION ?= 60s
