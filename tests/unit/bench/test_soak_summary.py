@@ -52,12 +52,13 @@ def test_a_steady_run_is_flat():
 
 def test_a_process_whose_memory_keeps_rising_grows_but_a_store_is_not_judged():
     rising = [100.0 + 0.5 * i for i in range(61)]  # 30 MiB in 10 minutes
-    run = samples({"payments-worker": rising, "redis": rising})
+    run = samples({"payments-worker": rising, "redis": rising, "smtp-sink": rising})
     result = summarize(SETTINGS, STARTED, *orders(steady), run)
 
     assert result["verdict"]["growing"] == ["payments-worker"]
     assert result["memory"]["by_process"]["payments-worker"]["growth_mib_per_h"] == 180.0
     assert result["memory"]["by_process"]["redis"]["judged"] is False
+    assert result["memory"]["by_process"]["smtp-sink"]["judged"] is False
     assert not result["verdict"]["ok"]
 
 
