@@ -49,8 +49,8 @@ def celery_app(
         # always connects to the first one listed, so each process starts at a random node (a
         # cluster's clients spread over its nodes); after losing it, it draws the next one at
         # random (the lost node's clients spread too). A worker's heartbeat notices a node cut
-        # off from the network within seconds (the server proposes 60 s); producers send none,
-        # but a publish waits for its confirm at most TASK_CONFIRM_TIMEOUT_S (shared.tasks).
+        # off from the network within seconds (the server proposes 60 s). Consumers send their
+        # tasks on their own Publisher instead (shared.tasks): only a worker's retries come here.
         broker_url=";".join(spread(broker_urls(settings.amqp_url))),
         broker_failover_strategy="shuffle",
         broker_heartbeat=5,

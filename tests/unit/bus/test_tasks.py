@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 import pytest
-from kombu.exceptions import OperationalError
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from shared.celery_app import celery_app
 from shared.consumer import OUTAGES
 from shared.metrics import PROCESS_REGISTRY
-from shared.publisher import PublishError
+from shared.publisher import Message, PublishError
 from shared.settings import Settings
-from shared.tasks import MAX_RETRIES, IdTask, id_task
+from shared.tasks import MAX_RETRIES, id_task
 
 
 class ItemBusy(Exception):
@@ -51,35 +53,67 @@ def test_each_outcome_is_counted_and_a_transient_failure_is_raised_for_a_retry(t
     assert (counted("checked"), counted("transient_failure")) == (checked + 1, transient + 1)
 
 
-class SentTasks:
-    """Stands in for a Celery task: remembers what was sent."""
+class RecordingPublisher:
+    """Stands in for the consumer's Publisher: remembers what it was given to send, or fails
+    like one whose broker never confirmed."""
 
-    def __init__(self) -> None:
-        self.sent: list[tuple[tuple[str, ...], str]] = []
+    def __init__(self, *, confirmed: bool = True) -> None:
+        self.confirmed = confirmed
+        self.sent: list[Message] = []
 
-    def apply_async(self, args: tuple[str, ...], task_id: str, confirm_timeout: float) -> None:
-        assert confirm_timeout > 0  # a silent node must not hold the sender for good
-        self.sent.append((args, task_id))
-
-
-class UnreachableBroker:
-    """Stands in for a Celery task whose publish failed through all of Celery's retries."""
-
-    def apply_async(self, args: tuple[str, ...], task_id: str, confirm_timeout: float) -> None:
-        raise OperationalError("[Errno 111] Connection refused")
+    def send_many(self, messages: list[Message], timeout: float) -> None:
+        assert timeout > 0  # a silent node must not hold the sender for good
+        if not self.confirmed:
+            raise PublishError(f"no confirm within {timeout}s")
+        self.sent.extend(messages)
 
 
-def test_a_task_is_sent_with_its_id_alone_and_a_task_id_made_from_it() -> None:
-    sent = SentTasks()
+def as_celery_sends_it(task_name: str, object_id: str, task_id: str) -> dict[str, Any]:
+    """The message Celery's own apply_async publishes, read back from kombu's in-memory broker."""
+    app = celery_app(Settings(service="unit"), broker_url="memory://")
+    app.tasks[task_name].apply_async((object_id,), task_id=task_id)
+    with app.connection_for_read() as connection:
+        (queue,) = app.conf.task_queues
+        message = queue(connection.default_channel).get(no_ack=True)
+    delivery = message.delivery_info
+    return {
+        "route": (delivery["exchange"], delivery["routing_key"]),
+        "headers": message.headers,
+        "body": message.decode(),
+        "content": (message.content_type, message.content_encoding),
+        "persistent": message.properties["delivery_mode"] == 2,
+        "correlation_id": message.properties["correlation_id"],
+    }
 
-    IdTask("shop.charge_order", "charge", sent).enqueue("o-1")
-    IdTask("shop.charge_order", "charge", sent).enqueue("o-1")
 
-    assert sent.sent == [(("o-1",), "charge-o-1")] * 2
+def as_we_send_it(message: Message) -> dict[str, Any]:
+    props = message.properties
+    return {
+        "route": (message.exchange, message.routing_key),
+        "headers": props.headers,
+        "body": json.loads(message.body),
+        "content": (props.content_type, props.content_encoding),
+        "persistent": props.delivery_mode == 2,
+        "correlation_id": props.correlation_id,
+    }
+
+
+def test_a_consumer_sends_the_message_celery_would_send_with_the_id_alone() -> None:
+    publisher = RecordingPublisher()
+    celery_app(Settings(service="unit"))
+
+    check_item.sent_by(publisher)("o-1")
+
+    (message,) = publisher.sent
+    assert as_we_send_it(message) == as_celery_sends_it(check_item.name, "o-1", "check-o-1")
+    assert message.properties.headers["id"] == "check-o-1"
+    assert json.loads(message.body)[0] == ["o-1"]
 
 
 def test_a_task_the_broker_did_not_take_is_an_outage_for_the_sender() -> None:
-    with pytest.raises(PublishError, match="charge_order o-1 not enqueued"):
-        IdTask("shop.charge_order", "charge", UnreachableBroker()).enqueue("o-1")
+    celery_app(Settings(service="unit"))
+
+    with pytest.raises(PublishError, match="no confirm"):
+        check_item.sent_by(RecordingPublisher(confirmed=False))("o-1")
 
     assert PublishError in OUTAGES  # the consumer keeps the event and tries again later
