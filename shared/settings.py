@@ -36,8 +36,6 @@ class ShopSettings(BaseSettings):
     redis_prefix: str = ""  # prefixes every service's key namespace (tests sandbox themselves with it)
     log_format: str = "json"  # anything else: plain text lines, for a human at a terminal
     log_level: str = "INFO"
-    gunicorn_workers: int = 2
-    gunicorn_threads: int = 4
     # The bearer token of the operator endpoints (.env's OPERATOR_TOKEN); empty: they refuse everyone.
     operator_token: SecretStr = SecretStr("")
     # The Host names the web processes answer to (Flask's TRUSTED_HOSTS), comma-separated:
