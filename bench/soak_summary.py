@@ -75,6 +75,10 @@ def summarize(
         },
         "cpu_ms_per_order": cpu_per_order(measured),
         "latency_ms": latency,
+        # POST /api/orders, from sending to the 201, for the orders placed after warm-up
+        "intake_ms": percentiles(
+            [1000 * o.intake_s for o in placements.orders if o.sent_at - started >= warmup_s]
+        ),
         "queued": {
             "max": max((s.queued for s in samples), default=0),
             "last": samples[-1].queued if samples else 0,

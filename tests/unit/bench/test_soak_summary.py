@@ -27,11 +27,17 @@ def samples(rss: dict[str, list[float]], seconds: int = 600, every: int = 10) ->
     ]
 
 
-def orders(latency_ms: Callable[[int], float], seconds: int = 600, lost: int = 0) -> tuple[Placements, Seen]:
-    """One order a second, emailed after `latency_ms(second)`; the last `lost` never emailed."""
+def orders(
+    latency_ms: Callable[[int], float],
+    seconds: int = 600,
+    lost: int = 0,
+    intake_s: Callable[[int], float] = lambda _second: 0.01,
+) -> tuple[Placements, Seen]:
+    """One order a second, taken in `intake_s(second)` and emailed after `latency_ms(second)`;
+    the last `lost` never emailed."""
     placements, seen = Placements(), {"terminal": {}, "notified": {}}
     for second in range(seconds):
-        order = Placed(f"o{second}", STARTED + second, 0.01, "soak")
+        order = Placed(f"o{second}", STARTED + second, intake_s(second), "soak")
         placements.orders.append(order)
         if second < seconds - lost:
             seen["notified"][order.order_id] = [order.sent_at + latency_ms(second) / 1000]
@@ -79,3 +85,13 @@ def test_an_order_never_emailed_is_lost():
 
     assert result["verdict"]["lost"] == 3
     assert not result["verdict"]["ok"]
+
+
+def test_intake_is_reported_after_warm_up():
+    def slow_while_warming_up(second: int) -> float:
+        return 0.5 if second < 120 else 0.01 + second / 1e6
+
+    result = summarize(SETTINGS, STARTED, *orders(steady, intake_s=slow_while_warming_up), samples({}))
+
+    assert result["warmup_s"] == 120.0
+    assert result["intake_ms"]["p50"] == 10.4 and result["intake_ms"]["p99"] == 10.6
