@@ -300,7 +300,8 @@ class Publisher:
             elif not acked:
                 _resolve(future, Nacked(f"broker nacked {message.routing_key!r}"))
             else:
-                EVENTS_PUBLISHED.labels(message.routing_key).inc()
+                if message.exchange == EVENTS_EXCHANGE:  # not a Celery task a consumer sent
+                    EVENTS_PUBLISHED.labels(message.routing_key).inc()
                 _resolve(future, None)
 
     def _on_channel_closed(self, _channel: Any, reason: Exception) -> None:

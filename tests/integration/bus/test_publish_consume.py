@@ -8,6 +8,7 @@ import pytest
 from harness.waiting import wait_until
 from infra.dev.grants import MAX_MESSAGE_BYTES
 from shared.envelope import Event, InvalidEvent, new_event
+from shared.metrics import PROCESS_REGISTRY
 from shared.publisher import Message, Publisher, PublishError, Unroutable
 from shared.topology import DEAD_LETTER_EXCHANGE, EVENTS_EXCHANGE
 from tests.integration.bus.conftest import SERVICE, Broker, order_placed
@@ -44,6 +45,29 @@ def test_many_events_in_flight_are_all_confirmed_and_consumed(
 
     wait_until(lambda: len(received) == len(events), what="all events handled")
     assert received == {e.id for e in events}
+
+
+def published(routing_key: str) -> float:
+    return PROCESS_REGISTRY.get_sample_value("shop_events_published_total", {"type": routing_key}) or 0.0
+
+
+def test_events_confirmed_are_counted_by_type_and_other_messages_are_not(
+    broker: Broker, publisher: Publisher
+):
+    broker.declare()
+    before = published("order.placed")
+    not_an_event = Message(
+        exchange=DEAD_LETTER_EXCHANGE,
+        routing_key=SERVICE,  # the service's DLQ, as a consumer parks a message
+        body=b"{}",
+        properties=pika.BasicProperties(delivery_mode=pika.DeliveryMode.Persistent),
+    )
+
+    publisher.publish_many([order_placed(), order_placed()])
+    publisher.send_many([not_an_event])
+
+    assert published("order.placed") == before + 2
+    assert published(SERVICE) == 0
 
 
 def test_an_unroutable_message_raises_instead_of_being_dropped(broker: Broker, publisher: Publisher):
