@@ -150,14 +150,18 @@ class Publisher:
         carries its publish span in its AMQP headers and as its envelope's `traceparent`."""
         if not tracing_on():
             self.send_many([event_message(e) for e in events], timeout=timeout)
-            return
-        outgoing = [Outgoing(e.type, e.id, e.traceparent) for e in events]
-        with publishing(EVENTS_EXCHANGE, outgoing) as trace_headers:
-            messages = [
-                event_message(e.model_copy(update={"traceparent": headers["traceparent"]}), headers=headers)
-                for e, headers in zip(events, trace_headers, strict=True)
-            ]
-            self.send_many(messages, timeout=timeout)
+        else:
+            outgoing = [Outgoing(e.type, e.id, e.traceparent) for e in events]
+            with publishing(EVENTS_EXCHANGE, outgoing) as trace_headers:
+                messages = [
+                    event_message(
+                        e.model_copy(update={"traceparent": headers["traceparent"]}), headers=headers
+                    )
+                    for e, headers in zip(events, trace_headers, strict=True)
+                ]
+                self.send_many(messages, timeout=timeout)
+        for event in events:  # every one confirmed: send_many raises otherwise
+            EVENTS_PUBLISHED.labels(event.type).inc()
 
     def send_many(self, messages: list[Message], timeout: float = CONFIRM_TIMEOUT_S) -> None:
         deadline = time.monotonic() + timeout
@@ -300,8 +304,6 @@ class Publisher:
             elif not acked:
                 _resolve(future, Nacked(f"broker nacked {message.routing_key!r}"))
             else:
-                if message.exchange == EVENTS_EXCHANGE:  # not a Celery task a consumer sent
-                    EVENTS_PUBLISHED.labels(message.routing_key).inc()
                 _resolve(future, None)
 
     def _on_channel_closed(self, _channel: Any, reason: Exception) -> None:

@@ -98,7 +98,7 @@ class IdTask:
             if not tracing_on():
                 publisher.send_many([message], timeout=TASK_CONFIRM_TIMEOUT_S)
                 return
-            outgoing = Outgoing(message.routing_key, self.task_id(object_id), traceparent="")
+            outgoing = Outgoing(message.routing_key, message.properties.correlation_id, traceparent="")
             with publishing(message.exchange, [outgoing]) as (trace_headers,):
                 message.properties.headers.update(trace_headers)
                 publisher.send_many([message], timeout=TASK_CONFIRM_TIMEOUT_S)
