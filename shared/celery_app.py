@@ -18,8 +18,11 @@ from typing import Any
 
 from celery import Celery, Task
 from celery.app.trace import LOG_SUCCESS
+from celery.events.dispatcher import EventDispatcher
 from celery.signals import worker_process_shutdown, worker_shutdown
+from celery.worker import heartbeat
 from celery.worker.consumer import Consumer
+from celery.worker.consumer.heart import Heart as HeartStep
 from flask import Flask, current_app
 from kombu import Exchange, Queue
 
@@ -100,14 +103,48 @@ def celery_app(
     return celery
 
 
+# How a worker's heartbeat event retries a lost connection: a few times, then the heartbeat is
+# dropped and the next one starts over on a new channel. Celery retries it without limit, and
+# kombu (5.7) retries the exchange declaration inside that publish on the channel of the dead
+# connection, reconnecting each time: once a worker's node was cut off, its main loop, which also
+# takes its tasks, spun on that for good (tests/cluster/test_chaos.py, after a node was killed).
+HEARTBEAT_RETRY_POLICY = {"max_retries": 3, "interval_start": 0, "interval_step": 0.5, "interval_max": 1}
+
+
+class _RetriesBounded:
+    """The worker's event dispatcher as its heartbeat uses it: every send with HEARTBEAT_RETRY_POLICY."""
+
+    def __init__(self, dispatcher: EventDispatcher) -> None:
+        self._dispatcher = dispatcher
+
+    def send(self, *args: Any, **kwargs: Any) -> Any:
+        return self._dispatcher.send(*args, retry_policy=HEARTBEAT_RETRY_POLICY, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._dispatcher, name)
+
+
+class BoundedHeart(HeartStep):
+    """Celery's heartbeat step (worker-heartbeat events, while Flower listens), retries bounded."""
+
+    def start(self, c: Consumer) -> None:
+        c.heart = heartbeat.Heart(c.timer, _RetriesBounded(c.event_dispatcher), self.heartbeat_interval)
+        c.heart.start()
+
+
 class TaskConsumer(Consumer):
-    """Celery's worker consumer without its DelayedDelivery step, which declares the delay
-    queues every Celery service's retries pass through and binds the task queue to them: infra
-    declares both (shared.topology.celery_delayed_topology and task_topology), since a service
-    that could declare those queues could also read or delete the others' pending retries."""
+    """Celery's worker consumer with its heartbeat step's retries bounded (`BoundedHeart`) and
+    without its DelayedDelivery step, which declares the delay queues every Celery service's
+    retries pass through and binds the task queue to them: infra declares both
+    (shared.topology.celery_delayed_topology and task_topology), since a service that could
+    declare those queues could also read or delete the others' pending retries."""
 
     class Blueprint(Consumer.Blueprint):
-        default_steps = [s for s in Consumer.Blueprint.default_steps if not s.endswith(":DelayedDelivery")]
+        default_steps = [
+            f"{__name__}:BoundedHeart" if step.endswith(":Heart") else step
+            for step in Consumer.Blueprint.default_steps
+            if not step.endswith(":DelayedDelivery")
+        ]
 
 
 def celery_init_app(app: Flask) -> Celery:
